@@ -1,0 +1,251 @@
+# Copyright (c) mmstim contributors. All rights reserved.
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, Optional, Union
+
+import torch
+import torch.nn as nn
+from mmengine.optim import OptimWrapper
+from mmpretrain.models import ImageClassifier
+from mmpretrain.models.heads import ClsHead
+from mmpretrain.registry import MODELS
+
+from ..subnets import (Mask, SubnetDraw, SubnetSpec, find_residual_stages,
+                       frozen_bn_statistics, run_as_subnet)
+
+NOT_SET_MESSAGE = (
+    'StimulativeClassifier.subnets was never set, so this iteration would '
+    'silently be plain training. Add the hook to the config: '
+    "custom_hooks=[dict(type='SubnetSamplingHook', ...)] (set num_subnets=0 "
+    'for explicitly plain training).')
+
+
+@MODELS.register_module()
+class StimulativeClassifier(ImageClassifier):
+    """Image classifier trained by stimulative training (ST and ST++).
+
+    At every training iteration the full network is trained on the labels;
+    then each subnet in :attr:`subnets` (set by ``SubnetSamplingHook``) sees
+    a possibly smaller copy of the batch and is pulled towards the full
+    network's detached prediction by ``distill_loss``. Each pass is
+    backpropagated as soon as its loss exists, so one graph is alive at a
+    time, and one optimizer step follows. Subnet passes normalise with batch
+    statistics but leave BN running statistics as the main pass left them.
+
+    Inference (``mode='tensor'`` and ``'predict'``) is the full network,
+    exactly as :class:`ImageClassifier`, and the state dict has exactly its
+    keys: subnet state lives in plain Python attributes.
+
+    Args:
+        backbone (dict | nn.Module): A ResNet-family backbone.
+        neck (dict | nn.Module, optional): The neck. Defaults to None.
+        head (dict | nn.Module): A single-label ``ClsHead``-family head.
+        distill_loss (dict | nn.Module): Loss between a subnet's logits and
+            the teacher's; see ``KLDirectionLoss``. Defaults to the KL- loss.
+        subnet_resize (dict, optional): The multi-resolution transform for
+            subnet inputs (``RandomSubnetResize``); None keeps the input.
+            Defaults to None.
+        normalize_main_logits (bool): Compute the main cross-entropy on the
+            logits normalised by ``distill_loss`` (ST++). Defaults to False.
+        pretrained (str, optional): Checkpoint to initialise from.
+        train_cfg (dict, optional): Batch augmentations, as in
+            :class:`ImageClassifier`.
+        data_preprocessor (dict | nn.Module, optional): The preprocessor.
+        init_cfg (dict, optional): Initialisation config.
+
+    Examples:
+        >>> model = StimulativeClassifier(
+        ...     backbone=dict(type='ResNet', depth=18),
+        ...     neck=dict(type='GlobalAveragePooling'),
+        ...     head=dict(type='LinearClsHead', num_classes=10,
+        ...               in_channels=512))
+        >>> with model.subnet((1, 2, 2, 1)):
+        ...     logits = model(torch.rand(2, 3, 64, 64))
+    """
+
+    def __init__(self,
+                 backbone: Union[dict, nn.Module],
+                 neck: Optional[Union[dict, nn.Module]] = None,
+                 head: Optional[Union[dict, nn.Module]] = None,
+                 distill_loss: Union[dict, nn.Module] = dict(
+                     type='KLDirectionLoss'),
+                 subnet_resize: Optional[dict] = None,
+                 normalize_main_logits: bool = False,
+                 pretrained: Optional[str] = None,
+                 train_cfg: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(
+            backbone=backbone,
+            neck=neck,
+            head=head,
+            pretrained=pretrained,
+            train_cfg=train_cfg,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
+        if not isinstance(self.head, ClsHead):
+            raise TypeError(
+                f'StimulativeClassifier supports single-label heads of the '
+                f'ClsHead family (e.g. LinearClsHead); got '
+                f'{type(self.head).__name__}.')
+        self.residual_stages = find_residual_stages(self.backbone)
+        if isinstance(distill_loss, dict):
+            distill_loss = MODELS.build(distill_loss)
+        self.distill_loss = distill_loss
+        if isinstance(subnet_resize, dict):
+            subnet_resize = MODELS.build(subnet_resize)
+        self.subnet_resize = subnet_resize
+        self.normalize_main_logits = normalize_main_logits
+        #: The coming iteration's subnets (``list[SubnetDraw]``), set by
+        #: ``SubnetSamplingHook``; None means no hook ever set it.
+        self.subnets: Optional[List[SubnetDraw]] = None
+        #: Multiplier of the distillation loss set by the hook's schedule.
+        self.kl_weight = 1.0
+        #: What the last training step ran: depths, masks and input sides.
+        self.last_draws: List[dict] = []
+
+    @contextmanager
+    def subnet(self, spec: SubnetSpec) -> Iterator[Mask]:
+        """Run the model as a subnet inside the ``with`` block.
+
+        Args:
+            spec: Kept depths per stage, e.g. ``(3, 3, 4, 3)``, or keep-masks
+                per stage. The model is restored on leaving the block, also
+                after an exception.
+
+        Yields:
+            Mask: The validated keep-mask.
+        """
+        with run_as_subnet(self.residual_stages, spec) as mask:
+            yield mask
+
+    def logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Raw logits of the network as it currently runs."""
+        logits = self.head(self.extract_feat(inputs))
+        if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
+            raise TypeError(
+                f'{type(self.head).__name__} returned '
+                f'{type(logits).__name__} in training; StimulativeClassifier '
+                f'needs single-label heads that return (N, C) logits.')
+        return logits
+
+    def loss(self, inputs: torch.Tensor, data_samples: list) -> dict:
+        """Plain classification loss; refused during training.
+
+        A training loop that calls ``forward(mode='loss')`` bypasses
+        :meth:`train_step` (as MMEngine's ``MMDistributedDataParallel``
+        does) and would silently train the baseline.
+        """
+        if self.training:
+            raise RuntimeError(
+                'StimulativeClassifier was trained through '
+                "forward(mode='loss'), which bypasses its train_step: the "
+                'run would silently be plain training. This happens with '
+                "MMEngine's MMDistributedDataParallel; use "
+                "model_wrapper_cfg=dict(type='StimulativeDDP') for "
+                'distributed training.')
+        return super().loss(inputs, data_samples)
+
+    def train_step(self, data: Union[dict, tuple, list],
+                   optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
+        """One stimulative-training iteration, optimizer step included.
+
+        Args:
+            data (dict | tuple | list): A batch from the data loader.
+            optim_wrapper (OptimWrapper): The optimizer wrapper.
+
+        Returns:
+            dict[str, Tensor]: Log variables.
+        """
+        log_vars = self.accumulate_gradients(data, optim_wrapper)
+        if optim_wrapper.should_update():
+            optim_wrapper.step()
+            optim_wrapper.zero_grad()
+        return log_vars
+
+    def accumulate_gradients(
+            self, data: Union[dict, tuple, list],
+            optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
+        """Forward and backward every pass of an iteration, without stepping.
+
+        Order: forward-main, backward-main, then forward and backward of
+        each subnet; gradients accumulate. ``optim_wrapper``'s inner count
+        advances by exactly one, however many passes ran.
+
+        Args:
+            data (dict | tuple | list): A batch from the data loader.
+            optim_wrapper (OptimWrapper): The optimizer wrapper; its loss
+                scaling (AMP) and accumulation factor apply to every pass.
+
+        Returns:
+            dict[str, Tensor]: Log variables.
+        """
+        if self.subnets is None:
+            raise RuntimeError(NOT_SET_MESSAGE)
+        start_count = optim_wrapper._inner_count
+        with optim_wrapper.optim_context(self):
+            data = self.data_preprocessor(data, True)
+        inputs, data_samples = data['inputs'], data['data_samples']
+
+        try:
+            with optim_wrapper.optim_context(self):
+                logits = self.logits(inputs)
+                main_logits = (
+                    self.distill_loss.normalize_logits(logits)
+                    if self.normalize_main_logits else logits)
+                head_losses = self.head._get_loss(main_logits, data_samples)
+            loss_cls = head_losses.pop('loss')
+            self._backward(optim_wrapper, loss_cls, start_count)
+            teacher = logits.detach()
+            del logits, main_logits
+            loss_kl = self._subnet_passes(inputs, teacher, optim_wrapper,
+                                          start_count)
+        finally:
+            optim_wrapper._inner_count = start_count + 1
+
+        num_subnets = len(self.subnets)
+        log_vars = {
+            'loss': loss_cls.detach() + loss_kl.detach() * num_subnets,
+            'loss_cls': loss_cls.detach(),
+        }
+        if num_subnets:
+            log_vars['loss_kl'] = loss_kl.detach()
+            log_vars['kept_depth'] = torch.tensor(
+                sum(sum(d['depths']) for d in self.last_draws) / num_subnets)
+            log_vars['kl_weight'] = torch.tensor(
+                self.kl_weight * self.distill_loss.loss_weight)
+        log_vars.update({k: v.detach() for k, v in head_losses.items()})
+        return log_vars
+
+    def _subnet_passes(self, inputs: torch.Tensor, teacher: torch.Tensor,
+                       optim_wrapper: OptimWrapper,
+                       start_count: int) -> torch.Tensor:
+        """Run and backpropagate every subnet; return their mean KL loss."""
+        draws = self.subnets
+        if self.subnet_resize is not None:
+            sides = self.subnet_resize.choose_sides(
+                [draw.resize_u for draw in draws], inputs.shape[-2])
+        else:
+            sides = [inputs.shape[-2]] * len(draws)
+        self.last_draws = []
+        total = torch.zeros((), device=inputs.device)
+        for draw, side in zip(draws, sides):
+            with optim_wrapper.optim_context(self):
+                subnet_inputs = (
+                    self.subnet_resize(inputs, side)
+                    if self.subnet_resize is not None else inputs)
+                with self.subnet(draw.mask), frozen_bn_statistics(self):
+                    student = self.logits(subnet_inputs)
+                loss_kl = self.kl_weight * self.distill_loss(student, teacher)
+            self._backward(optim_wrapper, loss_kl, start_count)
+            total = total + loss_kl.detach()
+            self.last_draws.append(
+                dict(depths=list(draw.depths), side=int(side),
+                     mask=[[int(k) for k in m] for m in draw.mask]))
+        return total / max(len(draws), 1)
+
+    @staticmethod
+    def _backward(optim_wrapper: OptimWrapper, loss: torch.Tensor,
+                  start_count: int) -> None:
+        # Every pass is scaled (accumulation, AMP) as the iteration's first.
+        optim_wrapper._inner_count = start_count
+        optim_wrapper.backward(optim_wrapper.scale_loss(loss))

@@ -1,0 +1,4 @@
+# Copyright (c) mmstim contributors. All rights reserved.
+from .strict_pretrained import StrictPretrainedInit
+
+__all__ = ['StrictPretrainedInit']

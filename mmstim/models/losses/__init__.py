@@ -1,0 +1,4 @@
+# Copyright (c) mmstim contributors. All rights reserved.
+from .kl_direction import KLDirectionLoss
+
+__all__ = ['KLDirectionLoss']

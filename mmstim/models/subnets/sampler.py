@@ -1,0 +1,198 @@
+# Copyright (c) mmstim contributors. All rights reserved.
+"""Sampling rules for the subnets of stimulative training.
+
+Every draw is a pure function of ``(seed, iteration, k)``: all ranks of a
+distributed run draw the same subnets without talking to each other, and a
+resumed run draws exactly what the uninterrupted run would have drawn.
+"""
+from numbers import Integral
+from typing import List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from .stages import Mask, ResidualStage, stage_depths, to_mask
+
+#: The published ST++ ResNet-50 space: allowed kept depths per stage.
+PAPER_RESNET50_SPACE = ((3, ), (3, 4), (3, 4, 5, 6), (3, ))
+PAPER_STAGE_DEPTHS = (3, 4, 6, 3)
+
+RULES = ('default', 'paper', 'stochastic_depth',
+         'an explicit list of allowed kept depths per stage')
+
+Rule = Union[str, Sequence[Sequence[int]]]
+
+
+class SubnetDraw:
+    """One drawn subnet: its keep-mask and a uniform number for its input.
+
+    Args:
+        mask (Mask): Keep-mask per stage.
+        resize_u (float): Uniform number in [0, 1) from which the input side
+            is chosen (see :class:`RandomSubnetResize`).
+    """
+
+    def __init__(self, mask: Mask, resize_u: float):
+        self.mask = mask
+        self.resize_u = resize_u
+
+    @property
+    def depths(self) -> Tuple[int, ...]:
+        """Number of kept blocks per stage."""
+        return tuple(sum(m) for m in self.mask)
+
+    def __eq__(self, other) -> bool:
+        return (isinstance(other, SubnetDraw) and self.mask == other.mask
+                and self.resize_u == other.resize_u)
+
+    def __repr__(self) -> str:
+        return f'SubnetDraw(depths={self.depths}, resize_u={self.resize_u})'
+
+
+class SubnetSampler:
+    """Draws depth subnets of a residual network by an inter-stage rule.
+
+    Args:
+        stages (Sequence[ResidualStage]): The backbone's residual stages.
+        rule (str | Sequence[Sequence[int]]): Which subnets may be drawn:
+
+            - ``'default'``: every stage keeps any number of its first
+              blocks, at least one;
+            - ``'paper'``: the published ST++ space of ResNet-50 (stages 1
+              and 4 intact, stage 2 keeps 3-4 blocks, stage 3 keeps 3-6);
+              only for stages of depths (3, 4, 6, 3);
+            - a list with, per stage, the allowed kept depths, e.g.
+              ``[[3], [3, 4], [3, 4, 5, 6], [3]]``;
+            - ``'stochastic_depth'``: each droppable block is kept with a
+              probability falling linearly over the network's depth from 1
+              to ``min_keep_prob`` at the last block.
+
+            Depth rules draw each stage's depth uniformly and independently.
+        min_keep_prob (float): Keep probability of the last block for
+            ``'stochastic_depth'``. Defaults to 0.8.
+
+    Examples:
+        >>> from mmpretrain.models import ResNet
+        >>> stages = find_residual_stages(ResNet(depth=50))
+        >>> sampler = SubnetSampler(stages, rule='paper')
+        >>> sampler.draw(seed=0, iteration=10, k=0).depths
+        (3, 4, 3, 3)
+    """
+
+    def __init__(self,
+                 stages: Sequence[ResidualStage],
+                 rule: Rule = 'default',
+                 min_keep_prob: float = 0.8):
+        self.stages = list(stages)
+        self.rule = rule
+        self.min_keep_prob = min_keep_prob
+        depths = stage_depths(self.stages)
+        if isinstance(rule, str) and rule == 'stochastic_depth':
+            self.allowed_depths = None
+            self._keep_probs = self._linear_keep_probs(min_keep_prob)
+            if all(p >= 1.0 for p in self._keep_probs):
+                raise ValueError(
+                    f'Rule stochastic_depth with min_keep_prob='
+                    f'{min_keep_prob} and stage depths {depths} never drops '
+                    f'a block: it allows only the full network.')
+        else:
+            self.allowed_depths = self._depth_space(rule, depths)
+
+    def _depth_space(self, rule: Rule,
+                     depths: Tuple[int, ...]) -> Tuple[Tuple[int, ...], ...]:
+        if isinstance(rule, str):
+            if rule == 'default':
+                space = tuple(tuple(range(1, d + 1)) for d in depths)
+            elif rule == 'paper':
+                if depths != PAPER_STAGE_DEPTHS:
+                    raise ValueError(
+                        f"Rule 'paper' is the published ResNet-50 space and "
+                        f'needs stage depths {PAPER_STAGE_DEPTHS}; this '
+                        f"backbone has {depths}. Use rule='default' (as the "
+                        f'authors did for ResNet-101/152) or list the '
+                        f'allowed depths per stage.')
+                space = PAPER_RESNET50_SPACE
+            else:
+                raise ValueError(f'Unknown subnet rule {rule!r}; allowed: '
+                                 f'{", ".join(RULES)}.')
+        else:
+            space = tuple(tuple(stage_rule) for stage_rule in rule)
+        if len(space) != len(depths):
+            raise ValueError(f'Rule {rule!r} has {len(space)} stages; the '
+                             f'backbone has {len(depths)} with depths '
+                             f'{depths}.')
+        for index, (allowed, depth) in enumerate(zip(space, depths)):
+            if not allowed:
+                raise ValueError(f'Rule {rule!r}: stage {index} allows no '
+                                 f'depth.')
+            for value in allowed:
+                if not isinstance(value, Integral) or not 1 <= value <= depth:
+                    raise ValueError(
+                        f'Rule {rule!r}: stage {index} allows depth '
+                        f'{value!r}; allowed are 1 to {depth} (its number '
+                        f'of blocks).')
+        # validate every extreme subnet against droppable blocks
+        to_mask(self.stages, tuple(min(a) for a in space))
+        if all(set(a) == {d} for a, d in zip(space, depths)):
+            raise ValueError(
+                f'Rule {rule!r} allows only the full network (depths '
+                f'{depths}): stimulative training would be plain training.')
+        return tuple(tuple(sorted(set(int(v) for v in a))) for a in space)
+
+    def _linear_keep_probs(self, min_keep_prob: float) -> List[List[float]]:
+        if not 0.0 <= min_keep_prob <= 1.0:
+            raise ValueError(f'min_keep_prob must be in [0, 1], got '
+                             f'{min_keep_prob}.')
+        total = sum(len(stage) for stage in self.stages)
+        probs, index = [], 0
+        for stage in self.stages:
+            stage_probs = []
+            for skippable in stage.skippable:
+                fraction = index / max(total - 1, 1)
+                keep = 1.0 - fraction * (1.0 - min_keep_prob)
+                stage_probs.append(keep if skippable else 1.0)
+                index += 1
+            probs.append(stage_probs)
+        return probs
+
+    def num_subnets_in_space(self) -> Optional[int]:
+        """Number of distinct subnets of a depth rule (None for masks)."""
+        if self.allowed_depths is None:
+            return None
+        return int(np.prod([len(a) for a in self.allowed_depths]))
+
+    def draw(self, seed: int, iteration: int, k: int) -> SubnetDraw:
+        """Draw the k-th subnet of an iteration.
+
+        Args:
+            seed (int): The run's seed (the same on every rank).
+            iteration (int): The global training iteration.
+            k (int): Index of the subnet within the iteration.
+
+        Returns:
+            SubnetDraw: Its keep-mask and the uniform number for its input.
+        """
+        rng = np.random.default_rng([int(seed) % 2**32, int(iteration), k])
+        if self.allowed_depths is not None:
+            depths = tuple(
+                int(allowed[rng.integers(len(allowed))])
+                for allowed in self.allowed_depths)
+            mask = to_mask(self.stages, depths)
+        else:
+            mask = tuple(
+                tuple(bool(rng.random() < p) for p in stage_probs)
+                for stage_probs in self._keep_probs)
+        return SubnetDraw(mask, float(rng.random()))
+
+    def draw_iteration(self, seed: int, iteration: int,
+                       num_subnets: int) -> List[SubnetDraw]:
+        """Draw all subnets of an iteration."""
+        return [self.draw(seed, iteration, k) for k in range(num_subnets)]
+
+    def expected_kept_fraction(self) -> List[List[float]]:
+        """Probability that each block is kept, per stage and block."""
+        if self.allowed_depths is None:
+            return [list(p) for p in self._keep_probs]
+        return [[
+            sum(d > i for d in allowed) / len(allowed)
+            for i in range(len(stage))
+        ] for allowed, stage in zip(self.allowed_depths, self.stages)]

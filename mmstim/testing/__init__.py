@@ -1,0 +1,183 @@
+# Copyright (c) mmstim contributors. All rights reserved.
+"""Small models and batches for tests and quick checks."""
+from typing import Optional, Sequence
+
+import torch
+from mmpretrain.models import ClsDataPreprocessor
+from mmpretrain.structures import DataSample
+
+from mmstim.models import StimulativeClassifier
+
+
+class CastingPreprocessor(ClsDataPreprocessor):
+    """ClsDataPreprocessor whose output inputs have a chosen dtype."""
+
+    def __init__(self, dtype: torch.dtype = torch.float64, **kwargs):
+        super().__init__(**kwargs)
+        self.dtype = dtype
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        data = super().forward(data, training)
+        data['inputs'] = data['inputs'].to(self.dtype)
+        return data
+
+
+def tiny_resnet_cifar(num_stages: int = 3,
+                      depth: int = 34,
+                      base_channels: int = 4,
+                      in_channels: int = 3) -> dict:
+    """Config of a very small ResNet_CIFAR (depth 34, 3 stages: 3-4-6)."""
+    return dict(
+        type='ResNet_CIFAR',
+        depth=depth,
+        in_channels=in_channels,
+        stem_channels=base_channels,
+        base_channels=base_channels,
+        num_stages=num_stages,
+        strides=(1, 2, 2, 2)[:num_stages],
+        dilations=(1, ) * num_stages,
+        out_indices=(num_stages - 1, ))
+
+
+def tiny_classifier(num_classes: int = 5,
+                    base_channels: int = 4,
+                    num_stages: int = 3,
+                    normalize: Optional[str] = 'layernorm',
+                    normalize_main_logits: bool = True,
+                    min_scale: Optional[float] = 0.5,
+                    dtype: torch.dtype = torch.float32,
+                    seed: int = 0,
+                    **kwargs) -> StimulativeClassifier:
+    """A StimulativeClassifier with a tiny ResNet_CIFAR backbone."""
+    torch.manual_seed(seed)
+    channels = base_channels * 2**(num_stages - 1)
+    model = StimulativeClassifier(
+        backbone=tiny_resnet_cifar(num_stages, base_channels=base_channels),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(
+            type='LinearClsHead',
+            num_classes=num_classes,
+            in_channels=channels,
+            loss=dict(type='CrossEntropyLoss')),
+        distill_loss=dict(type='KLDirectionLoss', normalize=normalize),
+        subnet_resize=(dict(type='RandomSubnetResize', min_scale=min_scale)
+                       if min_scale is not None else None),
+        normalize_main_logits=normalize_main_logits,
+        data_preprocessor=CastingPreprocessor(dtype),
+        **kwargs)
+    model.init_weights()
+    return model.to(dtype)
+
+
+def fake_batch(batch_size: int = 4,
+               size: int = 16,
+               num_classes: int = 5,
+               channels: int = 3,
+               seed: int = 0,
+               labels: Optional[Sequence[int]] = None) -> dict:
+    """A batch as a data loader yields it: uint8 images and DataSamples."""
+    generator = torch.Generator().manual_seed(seed)
+    inputs = torch.randint(
+        0, 256, (batch_size, channels, size, size), generator=generator,
+        dtype=torch.uint8)
+    if labels is None:
+        labels = torch.randint(0, num_classes, (batch_size, ),
+                               generator=generator).tolist()
+    samples = [DataSample().set_gt_label(int(label)) for label in labels]
+    return dict(inputs=list(inputs), data_samples=samples)
+
+
+class TinyImageDataset(torch.utils.data.Dataset):
+    """In-memory images with learnable labels, shaped like packed inputs.
+
+    Each class has its own mean brightness pattern, so a few iterations of
+    training lower the loss.
+
+    Args:
+        num_samples (int): Number of images. Defaults to 8.
+        size (int): Image side. Defaults to 16.
+        num_classes (int): Number of classes. Defaults to 5.
+        channels (int): Image channels. Defaults to 3.
+        seed (int): Seed of the pixels. Defaults to 0.
+    """
+
+    def __init__(self,
+                 num_samples: int = 8,
+                 size: int = 16,
+                 num_classes: int = 5,
+                 channels: int = 3,
+                 seed: int = 0):
+        generator = torch.Generator().manual_seed(seed)
+        self.labels = [i % num_classes for i in range(num_samples)]
+        patterns = torch.rand((num_classes, channels, size, size),
+                              generator=generator)
+        noise = torch.rand((num_samples, channels, size, size),
+                           generator=generator)
+        images = 0.7 * patterns[self.labels] + 0.3 * noise
+        self.images = (images * 255).to(torch.uint8)
+        self.metainfo = dict(classes=[str(c) for c in range(num_classes)])
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> dict:
+        return dict(
+            inputs=self.images[index],
+            data_samples=DataSample().set_gt_label(self.labels[index]))
+
+
+def tiny_runner_kwargs(work_dir: str,
+                       max_iters: int = 6,
+                       num_subnets: int = 2,
+                       rule='default',
+                       batch_size: int = 4,
+                       num_samples: int = 8,
+                       checkpoint_interval: int = 3,
+                       lr: float = 0.05,
+                       seed: int = 0,
+                       hook_kwargs: Optional[dict] = None) -> dict:
+    """Keyword arguments of an MMEngine Runner for a tiny ST++ run.
+
+    The model is :func:`tiny_classifier`'s network as a config, data is a
+    :class:`TinyImageDataset`, the loop is iteration based and the subnet
+    sampling hook and the safe checkpoint hook are enabled.
+    """
+    model = dict(
+        type='StimulativeClassifier',
+        backbone=tiny_resnet_cifar(),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(
+            type='LinearClsHead',
+            num_classes=5,
+            in_channels=16,
+            loss=dict(type='CrossEntropyLoss')),
+        distill_loss=dict(type='KLDirectionLoss', normalize='layernorm'),
+        subnet_resize=dict(type='RandomSubnetResize', min_scale=0.5),
+        normalize_main_logits=True,
+        data_preprocessor=dict(type='ClsDataPreprocessor'))
+    hooks = [
+        dict(type='SubnetSamplingHook', rule=rule, num_subnets=num_subnets,
+             **(hook_kwargs or {})),
+        dict(type='SafeCheckpointHook'),
+    ]
+    return dict(
+        model=model,
+        work_dir=work_dir,
+        train_dataloader=dict(
+            dataset=TinyImageDataset(num_samples=num_samples),
+            sampler=dict(type='DefaultSampler', shuffle=True),
+            collate_fn=dict(type='pseudo_collate'),
+            batch_size=batch_size,
+            num_workers=0),
+        train_cfg=dict(type='IterBasedTrainLoop', max_iters=max_iters),
+        optim_wrapper=dict(
+            optimizer=dict(type='SGD', lr=lr, momentum=0.9)),
+        custom_hooks=hooks,
+        default_hooks=dict(
+            logger=dict(type='LoggerHook', interval=1),
+            checkpoint=dict(
+                type='CheckpointHook', interval=checkpoint_interval,
+                by_epoch=False)),
+        randomness=dict(seed=seed),
+        default_scope='mmpretrain',
+        log_level='WARNING')

@@ -1,0 +1,109 @@
+# Copyright (c) mmstim contributors. All rights reserved.
+import itertools
+from collections import Counter
+
+import pytest
+from mmpretrain.models import ResNet
+
+from mmstim.models.subnets import (PAPER_RESNET50_SPACE, SubnetSampler,
+                                   find_residual_stages, kept_depths)
+from mmstim.testing import tiny_classifier
+
+
+@pytest.fixture(scope='module')
+def resnet50_stages():
+    return find_residual_stages(
+        ResNet(depth=50, stem_channels=8, base_channels=8))
+
+
+@pytest.fixture(scope='module')
+def tiny_stages():
+    return tiny_classifier().residual_stages  # depths (3, 4, 6)
+
+
+def test_paper_rule_draws_only_the_published_space(resnet50_stages):
+    sampler = SubnetSampler(resnet50_stages, rule='paper')
+    assert sampler.allowed_depths == PAPER_RESNET50_SPACE
+    assert sampler.num_subnets_in_space() == 8
+    space = set(itertools.product(*PAPER_RESNET50_SPACE))
+    draws = [sampler.draw(7, i, k).depths for i in range(400)
+             for k in range(6)]
+    assert set(draws) == space  # every one of the 8 subnets appears
+
+
+def test_paper_rule_refuses_other_layouts():
+    stages = find_residual_stages(
+        ResNet(depth=101, stem_channels=8, base_channels=8))
+    with pytest.raises(ValueError, match=r'\(3, 4, 23, 3\)'):
+        SubnetSampler(stages, rule='paper')
+
+
+def test_default_rule_frequencies_are_uniform(tiny_stages):
+    sampler = SubnetSampler(tiny_stages, rule='default')
+    n = 6000
+    counts = [Counter() for _ in tiny_stages]
+    for i in range(n):
+        for stage, depth in enumerate(sampler.draw(3, i, 0).depths):
+            counts[stage][depth] += 1
+    for stage, counter in zip(tiny_stages, counts):
+        assert set(counter) == set(range(1, len(stage) + 1))
+        p = 1 / len(stage)
+        bound = 5 * (p * (1 - p) / n)**0.5  # five standard deviations
+        for depth in range(1, len(stage) + 1):
+            assert abs(counter[depth] / n - p) < bound
+
+
+def test_explicit_rule_and_side_numbers(tiny_stages):
+    sampler = SubnetSampler(tiny_stages, rule=[[3], [2, 4], [6]])
+    draws = [sampler.draw(0, i, 0) for i in range(200)]
+    assert {d.depths for d in draws} == {(3, 2, 6), (3, 4, 6)}
+    us = [d.resize_u for d in draws]
+    assert all(0 <= u < 1 for u in us) and len(set(us)) == len(us)
+
+
+def test_same_seed_iteration_k_gives_same_draw(tiny_stages):
+    # a second sampler stands for another rank or a resumed process
+    one = SubnetSampler(tiny_stages, rule='default')
+    other = SubnetSampler(tiny_classifier(seed=5).residual_stages,
+                          rule='default')
+    for i, k in [(0, 0), (17, 3), (123456, 5)]:
+        assert one.draw(42, i, k) == other.draw(42, i, k)
+    assert one.draw_iteration(42, 9, 4) == other.draw_iteration(42, 9, 4)
+    different = {one.draw(42, i, 0).depths for i in range(50)}
+    assert len(different) > 5
+    assert one.draw(1, 3, 0).resize_u != one.draw(2, 3, 0).resize_u
+
+
+def test_stochastic_depth_rule(tiny_stages):
+    sampler = SubnetSampler(tiny_stages, rule='stochastic_depth',
+                            min_keep_prob=0.5)
+    probs = sampler.expected_kept_fraction()
+    # the first block of each stage is never dropped
+    assert [p[0] for p in probs] == [1.0, 1.0, 1.0]
+    # linear decay over the 13 blocks: the last is kept with p = 0.5
+    assert probs[-1][-1] == pytest.approx(0.5)
+    assert probs[0][1] == pytest.approx(1 - 1 / 12 * 0.5)
+    n = 4000
+    kept_last = sum(sampler.draw(0, i, 0).mask[-1][-1] for i in range(n))
+    assert abs(kept_last / n - 0.5) < 5 * (0.25 / n)**0.5
+    masks = {sampler.draw(0, i, 0).mask for i in range(200)}
+    assert all(all(stage[0] for stage in mask) for mask in masks)
+    assert len({kept_depths(m) for m in masks}) > 10
+
+
+@pytest.mark.parametrize('rule, message', [
+    ([[3], [4], [6]], 'only the full network'),
+    ([[3], [4, 5], [6]], 'allowed are 1 to 4'),
+    ([[0, 3], [4], [6]], 'allowed are 1 to 3'),
+    ([[3], [4]], '2 stages'),
+    ([[3], [], [6]], 'allows no depth'),
+    ('bogus', 'Unknown subnet rule'),
+])
+def test_bad_rules(tiny_stages, rule, message):
+    with pytest.raises(ValueError, match=message):
+        SubnetSampler(tiny_stages, rule=rule)
+
+
+def test_stochastic_depth_that_never_drops(tiny_stages):
+    with pytest.raises(ValueError, match='only the full network'):
+        SubnetSampler(tiny_stages, rule='stochastic_depth', min_keep_prob=1.0)

@@ -1,0 +1,197 @@
+# Copyright (c) mmstim contributors. All rights reserved.
+"""Time per iteration and peak memory of ST / ST++ against a plain step.
+
+    python tools/benchmark/cost.py [--depth 50] [--batch-size 8]
+        [--image-size 160] [--iters 3] [--warmup 1] [--num-subnets 6]
+        [--rule paper] [--device cpu|cuda] [--out cost.json]
+
+Each variant runs in a fresh subprocess (peak memory never goes down within
+one process): ``plain`` (MMPretrain's ImageClassifier step), ``st`` (vanilla
+ST: plain KL, one subnet, default rule, full-size inputs), ``stpp`` (ST++:
+KL-, ``--num-subnets`` subnets of ``--rule``, inputs resized to 0.43-1.0)
+and ``stpp_sum`` (ST++ with every loss summed before a single backward, the
+memory-hungry alternative). Next to the measured ratios it prints the
+theoretical compute ratio from the model's MACs, the rule's expected kept
+depth and the resize distribution's expected area. On CUDA it uses AMP and
+channels_last and reports the peak allocated GPU memory; on the CPU the
+peak resident set size.
+"""
+import argparse
+import json
+import os.path as osp
+import resource
+import subprocess
+import sys
+import time
+
+import torch
+from mmengine.optim import AmpOptimWrapper, OptimWrapper
+
+import mmstim  # noqa: F401
+from mmstim.analysis.cost import expected_cost_ratio
+from mmstim.models import StimulativeClassifier
+from mmstim.models.subnets import (RandomSubnetResize, SubnetSampler,
+                                   frozen_bn_statistics)
+from mmstim.testing import fake_batch
+
+VARIANTS = ('plain', 'st', 'stpp', 'stpp_sum')
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--depth', type=int, default=50)
+    parser.add_argument('--batch-size', type=int, default=8)
+    parser.add_argument('--image-size', type=int, default=160)
+    parser.add_argument('--iters', type=int, default=3)
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--num-subnets', type=int, default=6)
+    parser.add_argument('--rule', default='paper')
+    parser.add_argument('--device', default='cpu', choices=('cpu', 'cuda'))
+    parser.add_argument('--variant', choices=VARIANTS,
+                        help='run one variant in this process (internal)')
+    parser.add_argument('--out', help='write the figures as JSON')
+    return parser.parse_args(argv)
+
+
+def build_model(args, variant: str) -> StimulativeClassifier:
+    stpp = variant in ('stpp', 'stpp_sum')
+    model = StimulativeClassifier(
+        backbone=dict(type='ResNet', depth=args.depth),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=1000,
+                  in_channels=512 if args.depth < 50 else 2048),
+        distill_loss=dict(type='KLDirectionLoss',
+                          normalize='layernorm' if stpp else None),
+        subnet_resize=dict(type='RandomSubnetResize') if stpp else None,
+        normalize_main_logits=stpp,
+        data_preprocessor=dict(type='ClsDataPreprocessor',
+                               mean=[123.675, 116.28, 103.53],
+                               std=[58.395, 57.12, 57.375]))
+    return model
+
+
+def variant_settings(args, variant: str):
+    if variant == 'plain':
+        return 'default', 0
+    if variant == 'st':
+        return 'default', 1
+    return args.rule, args.num_subnets
+
+
+def sum_then_backward_step(model, batch, optim_wrapper) -> None:
+    """ST++ with every graph kept alive until one backward."""
+    with optim_wrapper.optim_context(model):
+        data = model.data_preprocessor(batch, True)
+        inputs = data['inputs']
+        logits = model.logits(inputs)
+        loss = model.head._get_loss(
+            model.distill_loss.normalize_logits(logits),
+            data['data_samples'])['loss']
+        teacher = logits.detach()
+        sides = model.subnet_resize.choose_sides(
+            [d.resize_u for d in model.subnets], inputs.shape[-2])
+        for draw, side in zip(model.subnets, sides):
+            with model.subnet(draw.mask), frozen_bn_statistics(model):
+                student = model.logits(model.subnet_resize(inputs, side))
+            loss = loss + model.distill_loss(student, teacher)
+    optim_wrapper.update_params(loss)
+
+
+def run_variant(args) -> dict:
+    """Measure one variant in this process."""
+    torch.manual_seed(0)
+    variant = args.variant
+    device = torch.device(args.device)
+    model = build_model(args, variant).to(device)
+    if device.type == 'cuda':
+        model = model.to(memory_format=torch.channels_last)
+    model.train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    wrapper = (AmpOptimWrapper(optimizer=optimizer)
+               if device.type == 'cuda' else OptimWrapper(optimizer))
+    rule, num_subnets = variant_settings(args, variant)
+    sampler = SubnetSampler(model.residual_stages, rule)
+    batch = fake_batch(args.batch_size, args.image_size, num_classes=1000)
+    times = []
+    for iteration in range(args.warmup + args.iters):
+        model.subnets = sampler.draw_iteration(0, iteration, num_subnets)
+        if device.type == 'cuda':
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        if variant == 'plain':
+            super(StimulativeClassifier, model).train_step(batch, wrapper)
+        elif variant == 'stpp_sum':
+            sum_then_backward_step(model, batch, wrapper)
+        else:
+            model.train_step(batch, wrapper)
+        if device.type == 'cuda':
+            torch.cuda.synchronize()
+        if iteration >= args.warmup:
+            times.append(time.perf_counter() - start)
+    if device.type == 'cuda':
+        peak_mb = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return dict(variant=variant, rule=rule, num_subnets=num_subnets,
+                seconds_per_iter=sum(times) / len(times), peak_mb=peak_mb)
+
+
+def theoretical_ratios(args) -> dict:
+    ratios = {}
+    for variant in VARIANTS:
+        model = build_model(args, variant)
+        rule, num_subnets = variant_settings(args, variant)
+        if num_subnets == 0:
+            ratios[variant] = 1.0
+            continue
+        result = expected_cost_ratio(
+            model, SubnetSampler(model.residual_stages, rule), num_subnets,
+            args.image_size, model.subnet_resize)
+        ratios[variant] = result['ratio']
+    return ratios
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.variant:
+        print(json.dumps(run_variant(args)))
+        return 0
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        print('error: --device cuda but no CUDA GPU is available',
+              file=sys.stderr)
+        return 2
+    forwarded = [a for a in (argv if argv is not None else sys.argv[1:])]
+    results = {}
+    for variant in VARIANTS:
+        out = subprocess.run(
+            [sys.executable, osp.abspath(__file__), *forwarded, '--variant',
+             variant], check=True, capture_output=True, text=True).stdout
+        results[variant] = json.loads(out.strip().splitlines()[-1])
+        print(f'{variant}: {results[variant]}', file=sys.stderr)
+    theory = theoretical_ratios(args)
+    plain = results['plain']
+    memory = 'peak GPU MB' if args.device == 'cuda' else 'peak RSS MB'
+    print(f'\nResNet-{args.depth}, batch {args.batch_size}, '
+          f'{args.image_size} px, {args.device}, {args.iters} timed iters')
+    print(f'| variant | s/iter | time ratio | theory ratio | time / theory '
+          f'| {memory} | memory ratio |')
+    print('|---|---|---|---|---|---|---|')
+    for variant in VARIANTS:
+        r = results[variant]
+        time_ratio = r['seconds_per_iter'] / plain['seconds_per_iter']
+        r.update(time_ratio=time_ratio, theory_ratio=theory[variant],
+                 overhead=time_ratio / theory[variant],
+                 memory_ratio=r['peak_mb'] / plain['peak_mb'])
+        print(f'| {variant} | {r["seconds_per_iter"]:.3f} | '
+              f'{time_ratio:.2f} | {theory[variant]:.2f} | '
+              f'{r["overhead"]:.2f} | {r["peak_mb"]:.0f} | '
+              f'{r["memory_ratio"]:.2f} |')
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(dict(settings=vars(args), results=results), f,
+                      indent=2)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

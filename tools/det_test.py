@@ -1,0 +1,118 @@
+# Copyright (c) mmstim contributors. All rights reserved.
+"""Test (and evaluate) an MMDet detector checkpoint.
+
+Examples:
+    python tools/det_test.py \\
+        configs/mmdet/faster-rcnn_r50-stim-in1k-pre_fpn_1x_coco.py \\
+        work_dirs/faster-rcnn_r50-stim-in1k-pre_fpn_1x_coco/epoch_12.pth \\
+        --out results.pkl
+    bash tools/dist_det_test.sh CONFIG CHECKPOINT 8
+"""
+import argparse
+import os
+import os.path as osp
+from typing import Dict, List, Optional
+
+from mmdet.evaluation import DumpDetResults
+from mmdet.registry import RUNNERS
+from mmdet.utils import register_all_modules, setup_cache_size_limit_of_dynamo
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+import mmstim  # noqa: F401  (registers StrictPretrained)
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Parse the command line.
+
+    Args:
+        argv (list[str], optional): The arguments; None reads ``sys.argv``.
+
+    Returns:
+        argparse.Namespace: The parsed arguments.
+    """
+    parser = argparse.ArgumentParser(
+        description='Test (and evaluate) an MMDet detector')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='detector checkpoint')
+    parser.add_argument(
+        '--work-dir',
+        help='directory for logs and metrics (default: the config\'s '
+        'work_dir, else work_dirs/<config name>)')
+    parser.add_argument(
+        '--out', help='also dump the predictions to this .pkl file')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config entries, key=value with dotted keys; lists '
+        'as key="[a,b]"')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
+        parser.error(f'--out must name a .pkl file, got {args.out!r}')
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def build_config(args: argparse.Namespace) -> Config:
+    """Load the config and apply the command line to it.
+
+    Args:
+        args (argparse.Namespace): From :func:`parse_args`.
+
+    Returns:
+        Config: The test config, loading ``args.checkpoint``.
+    """
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        name = osp.splitext(osp.basename(args.config))[0]
+        cfg.work_dir = osp.join('./work_dirs', name)
+    cfg.load_from = args.checkpoint
+    return cfg
+
+
+def build_runner(cfg: Config, out: Optional[str] = None) -> Runner:
+    """Build the runner, dumping predictions to ``out`` if given.
+
+    Args:
+        cfg (Config): The config.
+        out (str, optional): A .pkl file for the raw predictions.
+
+    Returns:
+        Runner: The runner.
+    """
+    register_all_modules(init_default_scope=False)
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
+        else Runner.from_cfg(cfg)
+    if out is not None:
+        runner.test_evaluator.metrics.append(
+            DumpDetResults(out_file_path=out))
+    return runner
+
+
+def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
+    """Test as the command line says.
+
+    Returns:
+        dict[str, float]: The test metrics.
+    """
+    args = parse_args(argv)
+    setup_cache_size_limit_of_dynamo()
+    runner = build_runner(build_config(args), args.out)
+    return runner.test()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Copyright (c) mmstim contributors. All rights reserved.
+# Multi-GPU detector training with torchrun.
+# Usage: bash tools/dist_det_train.sh CONFIG GPUS [det_train.py ARGS]
+# Multi-node: set NNODES, NODE_RANK, MASTER_ADDR and PORT on every node.
+set -euo pipefail
+
+if [ $# -lt 2 ]; then
+    echo "usage: $0 CONFIG GPUS [ARGS]" >&2
+    exit 2
+fi
+CONFIG=$1
+GPUS=$2
+NNODES=${NNODES:-1}
+NODE_RANK=${NODE_RANK:-0}
+PORT=${PORT:-29500}
+MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
+TOOLS_DIR=$(cd "$(dirname "$0")" && pwd)
+
+PYTHONPATH="${TOOLS_DIR}/..${PYTHONPATH:+:${PYTHONPATH}}" \
+torchrun \
+    --nnodes="${NNODES}" \
+    --node_rank="${NODE_RANK}" \
+    --master_addr="${MASTER_ADDR}" \
+    --master_port="${PORT}" \
+    --nproc_per_node="${GPUS}" \
+    "${TOOLS_DIR}/det_train.py" \
+    "${CONFIG}" \
+    --launcher pytorch "${@:3}"

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Create (or complete) the mmstim virtual environment: torch, mmengine, mmcv with its
+# compiled ops, mmpretrain, mmdet, then mmstim itself in editable mode.
+#
+# Idempotent: every step checks what is already installed and skips itself.
+# The mmcv wheel it builds is kept in $MMSTIM_WHEEL_CACHE, keyed by torch version,
+# so a second setup (or a new clone on the same machine) takes seconds.
+#
+# Environment:
+#   VENV                 virtual environment path (default: <repo>/.venv)
+#   PYTHON               interpreter that creates it (default: python3.11, else python3)
+#   MMSTIM_WHEEL_CACHE   where built mmcv wheels live (default: ~/.cache/mmstim/wheels)
+#   MAX_JOBS             parallel compile jobs for mmcv (default: number of cores)
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${VENV:-$REPO_ROOT/.venv}"
+PYTHON="${PYTHON:-$(command -v python3.11 || command -v python3)}"
+WHEEL_CACHE="${MMSTIM_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mmstim/wheels}"
+export MAX_JOBS="${MAX_JOBS:-$(nproc)}"
+
+TORCH_VERSION=2.14.1
+TORCHVISION_VERSION=0.29.1
+MMENGINE_VERSION=0.10.7
+MMCV_VERSION=2.1.0
+MMPRETRAIN_VERSION=1.2.0
+MMDET_VERSION=3.3.0
+SETUPTOOLS_FOR_MMCV='setuptools>=69,<70'
+
+STEP="start"
+trap 'echo "[setup] FAILED at step: $STEP (see the output above). Re-run \`make setup\` after fixing it; finished steps are skipped." >&2' ERR
+
+step() { STEP="$1"; echo "[setup] ($(date +%H:%M:%S)) $1"; }
+
+py() { "$VENV/bin/python" "$@"; }
+pip_install() { "$VENV/bin/python" -m pip install --disable-pip-version-check "$@"; }
+installed_version() {  # prints the installed version of a distribution, or nothing
+  "$VENV/bin/python" - "$1" <<'PYEOF'
+import sys
+from importlib import metadata
+try:
+    print(metadata.version(sys.argv[1]))
+except metadata.PackageNotFoundError:
+    pass
+PYEOF
+}
+
+step "1/7 virtual environment at $VENV"
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PYTHON" -m venv "$VENV"
+fi
+
+step "2/7 torch $TORCH_VERSION + torchvision $TORCHVISION_VERSION"
+if [ "$(installed_version torch | cut -d+ -f1)" != "$TORCH_VERSION" ] || \
+   [ "$(installed_version torchvision | cut -d+ -f1)" != "$TORCHVISION_VERSION" ]; then
+  pip_install "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
+fi
+
+step "3/7 mmengine $MMENGINE_VERSION"
+if [ "$(installed_version mmengine)" != "$MMENGINE_VERSION" ]; then
+  pip_install "mmengine==$MMENGINE_VERSION"
+fi
+
+step "4/7 mmcv $MMCV_VERSION with compiled ops"
+if [ -n "$(installed_version mmcv-lite)" ]; then
+  echo "[setup] mmcv-lite is installed: it has no compiled ops, which MMDet needs. Removing it."
+  "$VENV/bin/python" -m pip uninstall -y mmcv-lite
+fi
+if [ "$(installed_version mmcv)" != "$MMCV_VERSION" ] || ! py -c "import mmcv.ops" 2>/dev/null; then
+  TORCH_TAG="torch$(installed_version torch | tr '+' '_')"
+  PY_TAG="$(py -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')"
+  CACHE_DIR="$WHEEL_CACHE/$TORCH_TAG-$PY_TAG"
+  WHEEL="$(ls "$CACHE_DIR"/mmcv-"$MMCV_VERSION"-*.whl 2>/dev/null | head -n1 || true)"
+  if [ -z "$WHEEL" ]; then
+    echo "[setup] no cached mmcv wheel for $TORCH_TAG/$PY_TAG: building mmcv $MMCV_VERSION from source."
+    echo "[setup] this takes about 10 minutes on 2 cores (MAX_JOBS=$MAX_JOBS); it happens once per torch version."
+    BUILD_DIR="$(mktemp -d)"
+    pip_install --quiet "$SETUPTOOLS_FOR_MMCV" wheel ninja
+    "$VENV/bin/python" -m pip download --disable-pip-version-check --no-deps --no-binary :all: \
+      "mmcv==$MMCV_VERSION" -d "$BUILD_DIR"
+    tar -xzf "$BUILD_DIR"/mmcv-"$MMCV_VERSION".tar.gz -C "$BUILD_DIR"
+    SRC="$BUILD_DIR/mmcv-$MMCV_VERSION"
+    # torch >= 2.6 requires C++20 for its headers; mmcv 2.1.0 hard-codes C++17.
+    sed -i 's/-std=c++17/-std=c++20/g' "$SRC/setup.py"
+    mkdir -p "$CACHE_DIR"
+    (cd "$SRC" && MMCV_WITH_OPS=1 FORCE_CUDA=0 "$VENV/bin/python" -m pip wheel \
+        --disable-pip-version-check --no-build-isolation --no-deps --no-cache-dir . -w "$CACHE_DIR")
+    rm -rf "$BUILD_DIR"
+    WHEEL="$(ls "$CACHE_DIR"/mmcv-"$MMCV_VERSION"-*.whl | head -n1)"
+  else
+    echo "[setup] reusing the mmcv wheel built for $TORCH_TAG/$PY_TAG: $WHEEL"
+  fi
+  pip_install --no-deps --force-reinstall "$WHEEL"
+  pip_install "$WHEEL"  # its pure-Python requirements
+fi
+
+step "5/7 mmpretrain $MMPRETRAIN_VERSION + mmdet $MMDET_VERSION"
+if [ "$(installed_version mmpretrain)" != "$MMPRETRAIN_VERSION" ] || \
+   [ "$(installed_version mmdet)" != "$MMDET_VERSION" ]; then
+  pip_install "mmpretrain==$MMPRETRAIN_VERSION" "mmdet==$MMDET_VERSION"
+fi
+
+step "6/7 mmstim (editable, with its test extra)"
+if ! py -c "import mmstim" 2>/dev/null || [ "$REPO_ROOT/setup.cfg" -nt "$VENV/.mmstim-installed" ]; then
+  pip_install -e "$REPO_ROOT[tests]"
+  touch "$VENV/.mmstim-installed"
+fi
+
+step "7/7 checking the environment"
+py "$REPO_ROOT/tools/check_env.py"
+echo "[setup] done: activate with 'source $VENV/bin/activate'"
