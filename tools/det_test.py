@@ -14,12 +14,16 @@ import os.path as osp
 from typing import Dict, List, Optional
 
 from mmdet.evaluation import DumpDetResults
+import torch.distributed as torch_dist
 from mmdet.registry import RUNNERS
 from mmdet.utils import register_all_modules, setup_cache_size_limit_of_dynamo
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mmstim  # noqa: F401  (registers StrictPretrained)
+from mmstim.utils.checkpoint import register_safe_checkpoint_loader
+from mmstim.utils.launch import (LAUNCHERS, init_distributed,
+                                 use_cpu_model_wrapper)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -48,10 +52,17 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='override config entries, key=value with dotted keys; lists '
         'as key="[a,b]"')
     parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
+        '--launcher', choices=LAUNCHERS, default='none', help='job launcher')
+    parser.add_argument(
+        '--dist-backend',
+        choices=('nccl', 'gloo'),
+        default=None,
+        help='process-group backend; default nccl with GPUs, gloo without')
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='load the checkpoint even if it holds pickled Python objects '
+        '(only for files you trust)')
     # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
@@ -80,26 +91,43 @@ def build_config(args: argparse.Namespace) -> Config:
         name = osp.splitext(osp.basename(args.config))[0]
         cfg.work_dir = osp.join('./work_dirs', name)
     cfg.load_from = args.checkpoint
+    if args.launcher != 'none':
+        use_cpu_model_wrapper(cfg)
     return cfg
 
 
-def build_runner(cfg: Config, out: Optional[str] = None) -> Runner:
+def build_runner(cfg: Config,
+                 out: Optional[str] = None,
+                 trust_checkpoint: bool = False) -> Runner:
     """Build the runner, dumping predictions to ``out`` if given.
+
+    MMEngine then loads the checkpoint with ``torch.load(weights_only=True)``
+    and rebuilds what ``SafeCheckpointHook`` converted.
 
     Args:
         cfg (Config): The config.
         out (str, optional): A .pkl file for the raw predictions.
+        trust_checkpoint (bool): Load the checkpoint without the
+            ``weights_only`` restriction (only for a file you trust).
+            Defaults to False.
 
     Returns:
         Runner: The runner.
     """
+    register_safe_checkpoint_loader(
+        trusted_paths=[cfg.load_from] if trust_checkpoint else [])
     register_all_modules(init_default_scope=False)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
         else Runner.from_cfg(cfg)
     if out is not None:
-        runner.test_evaluator.metrics.append(
-            DumpDetResults(out_file_path=out))
+        runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=out))
     return runner
+
+
+def close_distributed() -> None:
+    """Destroy the process group, if any, before the interpreter exits."""
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.destroy_process_group()
 
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
@@ -110,8 +138,13 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     """
     args = parse_args(argv)
     setup_cache_size_limit_of_dynamo()
-    runner = build_runner(build_config(args), args.out)
-    return runner.test()
+    init_distributed(args.launcher, args.dist_backend)
+    runner = build_runner(
+        build_config(args), args.out, trust_checkpoint=args.trust_checkpoint)
+    try:
+        return runner.test()
+    finally:
+        close_distributed()
 
 
 if __name__ == '__main__':

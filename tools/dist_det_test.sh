@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Copyright (c) mmstim contributors. All rights reserved.
-# Multi-GPU detector testing with torchrun.
+# Multi-GPU detector testing with torchrun
+# (python -m torch.distributed.run; set PYTHON to choose the interpreter).
 # Usage: bash tools/dist_det_test.sh CONFIG CHECKPOINT GPUS [det_test.py ARGS]
+# Without GPUs add --dist-backend gloo (CPU processes).
 # Multi-node: set NNODES, NODE_RANK, MASTER_ADDR and PORT on every node.
 set -euo pipefail
 
@@ -16,10 +18,11 @@ NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
-TOOLS_DIR=$(cd "$(dirname "$0")" && pwd)
+PYTHON=${PYTHON:-python}
+TOOLS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 PYTHONPATH="${TOOLS_DIR}/..${PYTHONPATH:+:${PYTHONPATH}}" \
-torchrun \
+"${PYTHON}" -m torch.distributed.run \
     --nnodes="${NNODES}" \
     --node_rank="${NODE_RANK}" \
     --master_addr="${MASTER_ADDR}" \

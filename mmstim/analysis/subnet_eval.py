@@ -2,19 +2,29 @@
 """Accuracy of a trained network's subnets, with or without BN recalibration.
 
 Works on any classifier with a ResNet-family backbone: stimulatively trained
-ones and plain ``ImageClassifier`` baselines alike.
+ones and plain ``ImageClassifier`` baselines alike. The helpers at the end
+build a classifier and its data loaders from a config and a checkpoint, as
+the analysis tools do.
 """
+import copy
 import itertools
+import os.path as osp
 from contextlib import contextmanager
-from typing import Iterable, Iterator, List, Optional, Sequence
+from typing import (Dict, Iterable, Iterator, List, NamedTuple, Optional,
+                    Sequence, Tuple)
 
 import numpy as np
 import torch
 import torch.nn as nn
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
+from mmpretrain.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmstim.models.subnets import (SubnetSampler, SubnetSpec,
                                    find_residual_stages, run_as_subnet)
+from mmstim.utils.checkpoint import load_checkpoint_file
 
 
 def subnets_of_rule(sampler: SubnetSampler,
@@ -123,7 +133,8 @@ def subnet_accuracies(model: nn.Module,
                       val_loader: Iterable,
                       train_loader: Optional[Iterable] = None,
                       recalibration_images: int = 0,
-                      progress: bool = False) -> List[dict]:
+                      progress: bool = False,
+                      desc: str = 'subnets') -> List[dict]:
     """Accuracy of each subnet, optionally also after BN recalibration.
 
     Args:
@@ -134,6 +145,7 @@ def subnet_accuracies(model: nn.Module,
             recalibration.
         recalibration_images (int): Images for recalibration; 0 skips it.
         progress (bool): Show a progress bar. Defaults to False.
+        desc (str): Label of the progress bar. Defaults to ``'subnets'``.
 
     Returns:
         list[dict]: Per subnet: ``depths``, ``mask``, ``kept_blocks``,
@@ -143,7 +155,7 @@ def subnet_accuracies(model: nn.Module,
     iterator = specs
     if progress:
         from tqdm import tqdm
-        iterator = tqdm(specs, desc='subnets')
+        iterator = tqdm(specs, desc=desc)
     results = []
     for spec in iterator:
         with run_as_subnet(stages, spec) as mask:
@@ -162,3 +174,220 @@ def subnet_accuracies(model: nn.Module,
                         model, val_loader)
         results.append(entry)
     return results
+
+
+def mean_subnet_accuracy(results: Sequence[dict],
+                         key: str = 'top1') -> Optional[float]:
+    """Mean accuracy of the subnets, the full network left out.
+
+    Args:
+        results (Sequence[dict]): Entries of :func:`subnet_accuracies`.
+        key (str): ``'top1'`` or ``'top1_recalibrated'``.
+
+    Returns:
+        float | None: The mean, or None when no proper subnet holds the key.
+    """
+    values = [r[key] for r in results if not r['full'] and key in r]
+    if not values:
+        return None
+    return float(np.mean(values))
+
+
+def subnet_macs(parts: dict, mask: Sequence[Sequence[bool]]) -> int:
+    """MACs of a subnet from a classifier's split of MACs.
+
+    A dropped block acts as the identity, so a subnet costs the layers
+    outside the blocks plus its kept blocks.
+
+    Args:
+        parts (dict): The output of :func:`mmstim.analysis.cost.block_macs`.
+        mask (Sequence[Sequence[bool]]): Keep-mask per stage.
+
+    Returns:
+        int: The subnet's MACs for one image.
+    """
+    kept = sum(
+        macs for stage_macs, stage_mask in zip(parts['blocks'], mask)
+        for macs, keep in zip(stage_macs, stage_mask) if keep)
+    return int(parts['spatial'] + kept + parts['linear'])
+
+
+def annotate_macs(results: List[dict], parts: dict) -> List[dict]:
+    """Add ``macs`` and ``macs_ratio`` (to the full network) to entries.
+
+    Args:
+        results (list[dict]): Entries holding a keep-mask under ``mask``.
+        parts (dict): The output of :func:`mmstim.analysis.cost.block_macs`.
+
+    Returns:
+        list[dict]: The same entries, updated in place.
+    """
+    full = subnet_macs(parts, [[True] * len(s) for s in parts['blocks']])
+    for entry in results:
+        entry['macs'] = subnet_macs(parts, entry['mask'])
+        entry['macs_ratio'] = entry['macs'] / full
+    return results
+
+
+class RunSpec(NamedTuple):
+    """A trained network to analyse: its config, checkpoint and label."""
+    config: str
+    checkpoint: str
+    label: str
+
+
+def parse_run_spec(text: str) -> RunSpec:
+    """Parse ``CONFIG:CHECKPOINT[:LABEL]``.
+
+    Args:
+        text (str): The run, e.g. ``configs/x.py:work_dirs/x/epoch_10.pth``.
+
+    Returns:
+        RunSpec: The run; the label defaults to the config's name.
+
+    Raises:
+        ValueError: The text has not two or three non-empty fields.
+    """
+    parts = text.split(':')
+    if len(parts) not in (2, 3) or not all(parts):
+        raise ValueError(f'A run is CONFIG:CHECKPOINT[:LABEL]; got {text!r}.')
+    config, checkpoint = parts[:2]
+    label = parts[2] if len(parts) == 3 else osp.splitext(
+        osp.basename(config))[0]
+    return RunSpec(config, checkpoint, label)
+
+
+def load_state_dict(checkpoint: str) -> Dict[str, torch.Tensor]:
+    """The model weights of a checkpoint, loaded with ``weights_only``.
+
+    Args:
+        checkpoint (str): A local checkpoint file (MMEngine's or a bare
+            state dict).
+
+    Returns:
+        dict[str, Tensor]: The state dict, without a ``module.`` prefix.
+
+    Raises:
+        FileNotFoundError: The file does not exist.
+        UnsafeCheckpointError: The file holds objects that ``weights_only``
+            loading refuses.
+    """
+    loaded = load_checkpoint_file(checkpoint, map_location='cpu')
+    state = loaded.get('state_dict', loaded)
+    prefix = 'module.'
+    if state and all(key.startswith(prefix) for key in state):
+        state = {key[len(prefix):]: value for key, value in state.items()}
+    return state
+
+
+def load_classifier(config: str,
+                    checkpoint: str,
+                    cfg_options: Optional[dict] = None
+                    ) -> Tuple[nn.Module, Config]:
+    """Build a classifier from a config and load a checkpoint into it.
+
+    Args:
+        config (str): The config file.
+        checkpoint (str): The checkpoint file (loaded with
+            ``weights_only=True``; every key must match the model).
+        cfg_options (dict, optional): Config entries to override.
+
+    Returns:
+        tuple[nn.Module, Config]: The classifier in eval mode and the
+        merged config.
+    """
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    model_cfg = copy.deepcopy(cfg.model)
+    if cfg.get('data_preprocessor') is not None:
+        model_cfg.setdefault('data_preprocessor',
+                             copy.deepcopy(cfg.data_preprocessor))
+    model = MODELS.build(model_cfg)
+    model.load_state_dict(load_state_dict(checkpoint), strict=True)
+    model.eval()
+    return model, cfg
+
+
+def build_dataloader(cfg: Config,
+                     key: str,
+                     num_workers: Optional[int] = None,
+                     seed: int = 0) -> Iterable:
+    """Build one of a config's data loaders.
+
+    Args:
+        cfg (Config): The config.
+        key (str): ``'train_dataloader'``, ``'val_dataloader'`` or
+            ``'test_dataloader'``.
+        num_workers (int, optional): Override of the loader's workers.
+        seed (int): Seed of the sampler's shuffling. Defaults to 0.
+
+    Returns:
+        DataLoader: The data loader.
+    """
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    loader_cfg = copy.deepcopy(cfg[key])
+    if num_workers is not None:
+        loader_cfg['num_workers'] = num_workers
+    if loader_cfg.get('num_workers', 0) == 0:
+        loader_cfg['persistent_workers'] = False
+    return Runner.build_dataloader(loader_cfg, seed=seed)
+
+
+def input_shape(model: nn.Module, dataloader: Iterable) -> Tuple[int, ...]:
+    """Shape (C, H, W) of the model's inputs from a data loader's batch."""
+    batch = next(iter(dataloader))
+    inputs = model.data_preprocessor(batch, False)['inputs']
+    return tuple(int(d) for d in inputs.shape[1:])
+
+
+def data_root_options(data_root: str,
+                      loaders: Sequence[str] = ('train_dataloader',
+                                                'val_dataloader',
+                                                'test_dataloader')) -> dict:
+    """Config overrides that point every loader's dataset to a data root."""
+    return {f'{key}.dataset.data_root': data_root for key in loaders}
+
+
+class LoadedRun(NamedTuple):
+    """A classifier with its config and data loaders."""
+    spec: RunSpec
+    model: nn.Module
+    cfg: Config
+    val_loader: Iterable
+    train_loader: Optional[Iterable]
+
+
+def load_run(spec: RunSpec,
+             cfg_options: Optional[dict] = None,
+             split: str = 'val',
+             num_workers: Optional[int] = None,
+             with_train_loader: bool = False,
+             seed: int = 0) -> LoadedRun:
+    """Load a run's classifier and build its evaluation data loaders.
+
+    Args:
+        spec (RunSpec): Config, checkpoint and label.
+        cfg_options (dict, optional): Config entries to override.
+        split (str): Evaluate on the config's ``'val'`` or ``'test'`` data
+            loader. Defaults to ``'val'``.
+        num_workers (int, optional): Override of the loaders' workers.
+        with_train_loader (bool): Also build the training loader (for BN
+            recalibration). Defaults to False.
+        seed (int): Seed of the training loader's shuffling.
+
+    Returns:
+        LoadedRun: The model in eval mode, the config and the loaders.
+
+    Raises:
+        ValueError: ``split`` is neither ``'val'`` nor ``'test'``.
+    """
+    if split not in ('val', 'test'):
+        raise ValueError(f"split must be 'val' or 'test', got {split!r}.")
+    model, cfg = load_classifier(spec.config, spec.checkpoint, cfg_options)
+    val_loader = build_dataloader(cfg, f'{split}_dataloader', num_workers)
+    train_loader = (
+        build_dataloader(cfg, 'train_dataloader', num_workers, seed)
+        if with_train_loader else None)
+    return LoadedRun(spec, model, cfg, val_loader, train_loader)

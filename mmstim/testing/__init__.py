@@ -36,7 +36,8 @@ def tiny_resnet_cifar(num_stages: int = 3,
         num_stages=num_stages,
         strides=(1, 2, 2, 2)[:num_stages],
         dilations=(1, ) * num_stages,
-        out_indices=(num_stages - 1, ))
+        out_indices=(num_stages - 1, ),
+        zero_init_residual=False)
 
 
 def tiny_classifier(num_classes: int = 5,
@@ -165,7 +166,9 @@ def tiny_runner_kwargs(work_dir: str,
         work_dir=work_dir,
         train_dataloader=dict(
             dataset=TinyImageDataset(num_samples=num_samples),
-            sampler=dict(type='DefaultSampler', shuffle=True),
+            # an infinite sampler: no data loader restarts (MMEngine waits
+            # two seconds at each) in iteration-based loops
+            sampler=dict(type='InfiniteSampler', shuffle=True),
             collate_fn=dict(type='pseudo_collate'),
             batch_size=batch_size,
             num_workers=0),

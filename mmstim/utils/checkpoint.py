@@ -9,15 +9,17 @@ functions here convert those objects into plain containers, numbers, bytes
 and tensors that the restricted unpickler accepts, rebuild them exactly,
 and load local files safely from MMEngine.
 
-The plain form marks every converted object with a dict holding the key
-:data:`SAFE_MARKER`; a dict that already holds that key is escaped, so the
-round trip ``from_weights_only_safe(to_weights_only_safe(obj))`` is exact.
+The plain form marks every converted object with a dict holding the
+reserved key :data:`SAFE_MARKER`; a dict that already holds that key is
+escaped, so :func:`from_weights_only_safe` undoes
+:func:`to_weights_only_safe` exactly.
 """
 import os
 import os.path as osp
 import pickle
 from collections import Counter, OrderedDict
-from typing import Any, Callable, Dict, Iterable, List, Optional, Union
+from typing import (Any, Callable, Dict, Iterable, List, Optional, Set,
+                    Union)
 
 import numpy as np
 import torch
@@ -40,7 +42,7 @@ _PYTHON_NUMBERS = (bool, int, float, complex)
 
 # Paths that the loader registered by ``register_safe_checkpoint_loader``
 # loads with ``trust=True``.
-_TRUSTED_PATHS = set()
+_TRUSTED_PATHS: Set[str] = set()
 
 
 class UnsafeCheckpointError(RuntimeError):
@@ -177,7 +179,17 @@ def _encode_dict(mapping: dict) -> dict:
     encoded = type(mapping)()
     for key, value in mapping.items():
         encoded[key] = to_weights_only_safe(value)
+    _copy_attributes(mapping, encoded, to_weights_only_safe)
     return encoded
+
+
+def _copy_attributes(source: dict, target: dict,
+                     convert: Callable[[Any], Any]) -> None:
+    """Copy the attributes of an ``OrderedDict``, e.g. ``_metadata``."""
+    # A state dict keeps the module versions there; the unpickler restores
+    # the attributes of an OrderedDict.
+    for name, value in getattr(source, '__dict__', {}).items():
+        setattr(target, name, convert(value))
 
 
 def _decode_escaped_dict(encoded: dict) -> dict:
@@ -229,8 +241,9 @@ def from_weights_only_safe(obj: Any) -> Any:
     """Rebuild the objects converted by :func:`to_weights_only_safe`.
 
     Objects that are not in the converted form (tensors, numbers, or
-    objects already rebuilt) are returned as they are, so calling it twice
-    is harmless.
+    objects already rebuilt) are returned as they are, so rebuilding a
+    rebuilt object changes nothing, unless it holds dicts with the reserved
+    key :data:`SAFE_MARKER`.
 
     Args:
         obj (Any): The converted object, e.g. a loaded checkpoint dict.
@@ -251,6 +264,7 @@ def from_weights_only_safe(obj: Any) -> Any:
         decoded = type(obj)()
         for key, value in obj.items():
             decoded[key] = from_weights_only_safe(value)
+        _copy_attributes(obj, decoded, from_weights_only_safe)
         return decoded
     if type(obj) in _SEQUENCE_TYPES:
         return type(obj)(from_weights_only_safe(item) for item in obj)
@@ -292,9 +306,12 @@ def _collect_unsafe(obj: Any, where: str, found: List[str]) -> None:
 
 
 def _unsafe_globals(filename: str) -> List[str]:
+    get_unsafe = getattr(torch.serialization,
+                         'get_unsafe_globals_in_checkpoint', None)
+    if get_unsafe is None:
+        return []  # torch < 2.5: the unpickler's error tells more
     try:
-        unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(
-            filename)
+        unsafe = get_unsafe(filename)
     except (ValueError, RuntimeError):
         return []  # not a zip checkpoint: the unpickler's error tells more
     return sorted(unsafe)

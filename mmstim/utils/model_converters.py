@@ -11,7 +11,6 @@ import os
 import os.path as osp
 import pickle
 import re
-import tempfile
 from collections import OrderedDict
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -19,10 +18,6 @@ import torch
 
 StateDict = Dict[str, torch.Tensor]
 
-#: Keys of an MMEngine training checkpoint that ``publish_checkpoint`` keeps;
-#: everything else (``optimizer``, ``message_hub``, ``param_schedulers``,
-#: ``ema_state_dict``, ...) is training-only state.
-PUBLISHED_KEYS = ('meta', 'state_dict')
 #: ``meta`` entries kept by ``publish_checkpoint``.
 PUBLISHED_META_KEYS = ('epoch', 'iter', 'mmengine_version', 'dataset_meta')
 
@@ -122,17 +117,17 @@ def get_state_dict(checkpoint: Mapping[str, Any]) -> StateDict:
         raise ValueError(
             f'The checkpoint holds no weights; its top-level keys are: '
             f'{describe_keys(list(checkpoint))}.')
-    not_tensors = [k for k, v in state_dict.items()
-                   if not isinstance(v, torch.Tensor)]
+    not_tensors = [
+        k for k, v in state_dict.items() if not isinstance(v, torch.Tensor)
+    ]
     if not_tensors:
         raise ValueError(
             f'The checkpoint is neither an MMEngine checkpoint (weights '
             f'under "state_dict") nor a bare state dict: '
             f'{len(not_tensors)} entries are not tensors: '
             f'{describe_keys(not_tensors)}.')
-    return OrderedDict(
-        (re.sub(r'^module\.', '', key), value)
-        for key, value in state_dict.items())
+    return OrderedDict((re.sub(r'^module\.', '', key), value)
+                       for key, value in state_dict.items())
 
 
 def select_prefix(state_dict: Mapping[str, torch.Tensor],
@@ -186,12 +181,17 @@ def compare_state_dicts(
     missing = [key for key in reference if key not in state_dict]
     unexpected = [key for key in state_dict if key not in reference]
     wrong_shape = [
-        f'{key}: checkpoint {tuple(value.shape)} vs model '
-        f'{tuple(reference[key].shape)}'
+        _shape_mismatch(key, value, reference[key])
         for key, value in state_dict.items()
         if key in reference and value.shape != reference[key].shape
     ]
     return missing, unexpected, wrong_shape
+
+
+def _shape_mismatch(key: str, given: torch.Tensor,
+                    expected: torch.Tensor) -> str:
+    return (f'{key}: checkpoint {tuple(given.shape)} vs model '
+            f'{tuple(expected.shape)}')
 
 
 def format_mismatch(missing: Sequence[str], unexpected: Sequence[str],
@@ -206,10 +206,11 @@ def format_mismatch(missing: Sequence[str], unexpected: Sequence[str],
     Returns:
         str: One line per non-empty kind of mismatch.
     """
+    kinds = [('missing in the checkpoint', missing),
+             ('unexpected in the checkpoint', unexpected),
+             ('wrong shape', wrong_shape)]
     lines = []
-    for title, keys in (('missing in the checkpoint', missing),
-                        ('unexpected in the checkpoint', unexpected),
-                        ('wrong shape', wrong_shape)):
+    for title, keys in kinds:
         if keys:
             lines.append(f'  {title} ({len(keys)}): {describe_keys(keys)}')
     return '\n'.join(lines)
@@ -231,11 +232,8 @@ def minimal_meta(meta: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
     """
     from mmstim.version import __version__
     meta = meta or {}
-    published = {
-        key: meta[key]
-        for key in PUBLISHED_META_KEYS
-        if key in meta and _is_plain(meta[key])
-    }
+    kept = [key for key in PUBLISHED_META_KEYS if key in meta]
+    published = {key: meta[key] for key in kept if _is_plain(meta[key])}
     published['mmstim_version'] = __version__
     return published
 
@@ -273,10 +271,8 @@ def save_with_hash_name(obj: Any, out_file: str) -> str:
         str: The path written.
     """
     stem = out_file[:-4] if out_file.endswith('.pth') else out_file
-    out_dir = osp.dirname(osp.abspath(stem))
-    os.makedirs(out_dir, exist_ok=True)
-    handle, tmp_path = tempfile.mkstemp(suffix='.pth', dir=out_dir)
-    os.close(handle)
+    os.makedirs(osp.dirname(osp.abspath(stem)), exist_ok=True)
+    tmp_path = f'{stem}.{os.getpid()}.tmp'
     try:
         torch.save(obj, tmp_path)
         final_path = f'{stem}-{sha256sum(tmp_path)[:8]}.pth'
@@ -316,8 +312,8 @@ def _to_cpu(state_dict: Mapping[str, torch.Tensor]) -> StateDict:
         (key, value.detach().cpu()) for key, value in state_dict.items())
 
 
-def torchvision_resnet_state_dict(state_dict: Mapping[str,
-                                                      torch.Tensor]) -> StateDict:
+def torchvision_resnet_state_dict(
+        state_dict: Mapping[str, torch.Tensor]) -> StateDict:
     """Convert an MMPretrain ResNet classifier to torchvision key names.
 
     ``backbone.*`` keys lose their prefix (MMPretrain's ``ResNet`` names

@@ -453,6 +453,7 @@ def test_cli_prepares_then_does_nothing(tmp_path, source, contents,
     out = str(tmp_path / 'out')
     assert cli.main(['--source', source, '--out', out]) == 0
     printed = capsys.readouterr().out
+    assert 'holds no Fashion-MNIST files yet' in printed
     assert f'Prepared Fashion-MNIST (train 5, test 3 images) in {out}' in (
         printed)
     assert 'MD5 of every file matches the published value.' in printed

@@ -71,12 +71,14 @@ class ToyDataset(Dataset):
 class RecorderHook(Hook):
     """Record what a run saved, and the state it starts training from.
 
-    It also stores numpy objects in the message hub, as evaluation hooks do.
+    It also stores numpy objects in the message hub, as evaluation hooks do,
+    and stops the run after ``stop_at`` iterations, as an interruption.
     """
 
     priority = 'NORMAL'
 
-    def __init__(self):
+    def __init__(self, stop_at=None):
+        self.stop_at = stop_at
         self.saved = []
         self.start = None
         self.iters = []
@@ -99,15 +101,24 @@ class RecorderHook(Hook):
         curve = runner.message_hub.get_info('toy/curve', np.zeros(0))
         runner.message_hub.update_info('toy/best', loss)
         runner.message_hub.update_info('toy/curve', np.append(curve, loss))
+        if runner.iter + 1 == self.stop_at:
+            runner.train_loop.stop_training = True
 
     def before_save_checkpoint(self, runner, checkpoint):
         self.saved.append(copy.deepcopy(checkpoint))
 
 
-def build_runner(work_dir, max_iters, load_from=None, safe=True):
-    """Build an iteration-based runner; ``safe`` adds SafeCheckpointHook."""
+def build_runner(work_dir, stop_at=None, load_from=None, safe=True):
+    """Build a runner of MAX_ITERS iterations.
+
+    Args:
+        work_dir (Path): The work dir.
+        stop_at (int, optional): Stop after this many iterations.
+        load_from (Path, optional): Resume from this checkpoint.
+        safe (bool): Add SafeCheckpointHook.
+    """
     torch.manual_seed(0)
-    recorder = RecorderHook()
+    recorder = RecorderHook(stop_at)
     custom_hooks = [recorder]
     if safe:
         custom_hooks.append(dict(type='SafeCheckpointHook'))
@@ -121,7 +132,7 @@ def build_runner(work_dir, max_iters, load_from=None, safe=True):
             collate_fn=dict(type='pseudo_collate'),
             batch_size=2,
             num_workers=0),
-        train_cfg=dict(by_epoch=False, max_iters=max_iters),
+        train_cfg=dict(by_epoch=False, max_iters=MAX_ITERS),
         optim_wrapper=dict(
             optimizer=dict(
                 type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4)),
@@ -169,8 +180,7 @@ def isolated_loader(monkeypatch):
 @pytest.fixture(scope='module')
 def uninterrupted(tmp_path_factory):
     """Train MAX_ITERS iterations in one go."""
-    runner, recorder = build_runner(
-        tmp_path_factory.mktemp('uninterrupted'), MAX_ITERS)
+    runner, recorder = build_runner(tmp_path_factory.mktemp('uninterrupted'))
     runner.train()
     return runner, recorder
 
@@ -179,7 +189,7 @@ def uninterrupted(tmp_path_factory):
 def interrupted(tmp_path_factory):
     """Train RESUME_ITER iterations with SafeCheckpointHook, then stop."""
     work_dir = tmp_path_factory.mktemp('interrupted')
-    runner, recorder = build_runner(work_dir, RESUME_ITER)
+    runner, recorder = build_runner(work_dir, stop_at=RESUME_ITER)
     runner.train()
     return work_dir / f'iter_{RESUME_ITER}.pth', runner, recorder
 
@@ -188,7 +198,7 @@ def interrupted(tmp_path_factory):
 def stock_checkpoint(tmp_path_factory):
     """A checkpoint saved by MMEngine without SafeCheckpointHook."""
     work_dir = tmp_path_factory.mktemp('stock')
-    runner, _ = build_runner(work_dir, RESUME_ITER, safe=False)
+    runner, _ = build_runner(work_dir, stop_at=RESUME_ITER, safe=False)
     runner.train()
     return work_dir / f'iter_{RESUME_ITER}.pth'
 
@@ -217,8 +227,7 @@ def test_resume_round_trip(uninterrupted, interrupted, safe_loader,
         assert CheckpointLoader._get_checkpoint_loader(
             str(checkpoint_path)) is checkpoint_utils.load_from_local_safe
 
-    resumed, recorder = build_runner(
-        tmp_path, MAX_ITERS, load_from=checkpoint_path)
+    resumed, recorder = build_runner(tmp_path, load_from=checkpoint_path)
     resumed.train()
 
     # It continued from iteration 3 and trained only the missing ones.
@@ -311,6 +320,10 @@ def test_saved_meta_round_trips(interrupted):
     saved = recorder_b.saved[-1]
     for key in ('epoch', 'iter', 'seed', 'cfg', 'experiment_name'):
         assert restored['meta'][key] == saved['meta'][key]
+    # The state dict keeps the module versions that load_state_dict reads.
+    metadata = runner_b.model.state_dict()._metadata
+    assert checkpoint['state_dict']._metadata == metadata
+    assert restored['state_dict']._metadata == metadata
 
 
 def test_stock_checkpoint_is_refused(stock_checkpoint):
@@ -439,10 +452,6 @@ def test_conversion_round_trip_is_exact():
         assert pickle.dumps(restored['runtime_info'][key]) == pickle.dumps(
             value), key
     assert restored['resumed_keys'] == state['resumed_keys']
-    # Rebuilding what is already rebuilt changes nothing.
-    again = from_weights_only_safe(restored)
-    assert pickle.dumps(again['runtime_info']) == pickle.dumps(
-        restored['runtime_info'])
 
     hub = MessageHub.get_instance(f'safe_ckpt_{uuid.uuid4().hex}')
     hub.load_state_dict(restored)
@@ -451,6 +460,13 @@ def test_conversion_round_trip_is_exact():
     assert loss.mean() == values.sum() / counts.sum()
     assert loss.current() == values[-1]
     assert hub.get_info('best_score') == np.float64(0.8125)
+
+    # Rebuilding what is already rebuilt changes nothing, except dicts that
+    # hold the reserved key.
+    restored['runtime_info'].pop('marked')
+    again = from_weights_only_safe(restored)
+    assert pickle.dumps(again['runtime_info']) == pickle.dumps(
+        restored['runtime_info'])
 
 
 def test_conversion_does_not_modify_its_input():

@@ -145,7 +145,7 @@ def single_process_group_worker(rank, port, out_dir):
         runner = Runner(
             **tiny_runner_kwargs(out_dir, max_iters=2),
             launcher='pytorch',
-            model_wrapper_cfg=dict(type='StimulativeDDP'))
+            cfg=dict(model_wrapper_cfg=dict(type='StimulativeDDP')))
         runner.train()
         with open(os.path.join(out_dir, 'wrapper.txt'), 'w') as f:
             f.write(type(runner.model).__name__)

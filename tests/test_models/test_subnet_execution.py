@@ -104,7 +104,7 @@ def test_bn_uses_batch_statistics_and_keeps_running_buffers():
                if 'running' in k or 'num_batches' in k}
     captured = {}
     norm.register_forward_hook(
-        lambda m, i, o: captured.update(input=i[0], output=o))
+        lambda m, i, o: captured.update(input=i[0].clone(), output=o.clone()))
     x = torch.randn(4, 3, 16, 16, dtype=torch.float64)
     with frozen_bn_statistics(model), model.subnet((2, 2, 2)):
         model(x)

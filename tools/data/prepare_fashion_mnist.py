@@ -89,13 +89,31 @@ def _report(result: fm.PreparationResult) -> None:
           f"data_root='{result.out_dir}', download=False).")
 
 
-def _setup_logging() -> None:
-    """Print the progress messages of the preparation."""
+def _progress_handler() -> logging.Handler:
+    """A handler printing the progress messages of the preparation."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter('%(message)s'))
+    handler.setLevel(logging.INFO)
+    return handler
+
+
+def _prepare(args: argparse.Namespace) -> fm.PreparationResult:
+    """Call :func:`prepare_fashion_mnist` with its progress printed."""
+    handler = _progress_handler()
+    level, propagate = fm.logger.level, fm.logger.propagate
     fm.logger.addHandler(handler)
     fm.logger.setLevel(logging.INFO)
     fm.logger.propagate = False
+    try:
+        return fm.prepare_fashion_mnist(
+            out_dir=args.out,
+            source=args.source,
+            force=args.force,
+            verify_md5=args.verify_md5)
+    finally:
+        fm.logger.removeHandler(handler)
+        fm.logger.setLevel(level)
+        fm.logger.propagate = propagate
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -109,15 +127,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         int: The exit status: 0 on success, 1 on a preparation error.
     """
     args = parse_args(argv)
-    _setup_logging()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always', fm.MD5MismatchWarning)
         try:
-            result = fm.prepare_fashion_mnist(
-                out_dir=args.out,
-                source=args.source,
-                force=args.force,
-                verify_md5=args.verify_md5)
+            result = _prepare(args)
         except fm.DataPreparationError as error:
             print(f'error: {error}', file=sys.stderr)
             return 1

@@ -89,7 +89,7 @@ class SubnetSampler:
         if isinstance(rule, str) and rule == 'stochastic_depth':
             self.allowed_depths = None
             self._keep_probs = self._linear_keep_probs(min_keep_prob)
-            if all(p >= 1.0 for p in self._keep_probs):
+            if all(p >= 1.0 for stage in self._keep_probs for p in stage):
                 raise ValueError(
                     f'Rule stochastic_depth with min_keep_prob='
                     f'{min_keep_prob} and stage depths {depths} never drops '

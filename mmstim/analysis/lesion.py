@@ -1,0 +1,199 @@
+# Copyright (c) mmstim contributors. All rights reserved.
+"""Lesion studies: accuracy after deleting residual blocks.
+
+A deleted block acts as the identity (as a dropped block of a subnet does);
+only blocks with an identity shortcut, never the first of a stage, can be
+deleted. The study measures the network with every single droppable block
+deleted, and with ``k`` droppable blocks deleted at random for
+``k = 1..K`` (several seeded draws each, or every combination when there
+are no more of them than draws).
+"""
+import itertools
+import math
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch.nn as nn
+
+from mmstim.models.subnets import (Mask, ResidualStage, find_residual_stages,
+                                   full_mask, to_mask)
+from .subnet_eval import subnet_accuracies
+
+#: A block as (stage index, block index within the stage).
+Block = Tuple[int, int]
+
+
+def droppable_blocks(stages: Sequence[ResidualStage]) -> List[Block]:
+    """List the blocks that can be deleted, in forward order.
+
+    Args:
+        stages (Sequence[ResidualStage]): The backbone's stages.
+
+    Returns:
+        list[tuple[int, int]]: (stage index, block index) of every block
+        with an identity shortcut that is not the first of its stage.
+    """
+    return [(s, b) for s, stage in enumerate(stages)
+            for b, skippable in enumerate(stage.skippable) if skippable]
+
+
+def block_name(stages: Sequence[ResidualStage], block: Block) -> str:
+    """Name of a block in the backbone, e.g. ``'layer2.1'``."""
+    stage, index = block
+    return f'{stages[stage].name}.{index}'
+
+
+def lesion_mask(stages: Sequence[ResidualStage],
+                deleted: Iterable[Block]) -> Mask:
+    """Keep-mask of the full network with some blocks deleted.
+
+    Args:
+        stages (Sequence[ResidualStage]): The backbone's stages.
+        deleted (Iterable[tuple[int, int]]): The blocks to delete.
+
+    Returns:
+        Mask: The validated keep-mask.
+
+    Raises:
+        ValueError: A block does not exist or cannot be deleted.
+    """
+    mask = [list(stage_mask) for stage_mask in full_mask(stages)]
+    for stage, index in deleted:
+        if not (0 <= stage < len(mask) and 0 <= index < len(mask[stage])):
+            raise ValueError(
+                f'Block ({stage}, {index}) does not exist; stage depths are '
+                f'{[len(m) for m in mask]}.')
+        mask[stage][index] = False
+    return to_mask(stages, mask)
+
+
+def random_block_sets(blocks: Sequence[Block], k: int, draws: int,
+                      seed: int) -> Tuple[List[Tuple[Block, ...]], bool]:
+    """Choose sets of ``k`` distinct blocks to delete.
+
+    Args:
+        blocks (Sequence[tuple[int, int]]): The droppable blocks.
+        k (int): Blocks per set, 1 to ``len(blocks)``.
+        draws (int): Number of sets.
+        seed (int): Seed; the sets of each ``k`` depend only on it and k.
+
+    Returns:
+        tuple[list, bool]: The sets (each sorted in forward order, all
+        distinct) and whether they are every combination (when there are
+        at most ``draws`` combinations).
+
+    Raises:
+        ValueError: ``k`` or ``draws`` is out of range.
+    """
+    if not 1 <= k <= len(blocks):
+        raise ValueError(f'k={k}: between 1 and the {len(blocks)} droppable '
+                         f'blocks can be deleted.')
+    if draws < 1:
+        raise ValueError(f'draws must be >= 1, got {draws}.')
+    if math.comb(len(blocks), k) <= draws:
+        return list(itertools.combinations(blocks, k)), True
+    rng = np.random.default_rng([int(seed) % 2**32, k])
+    chosen: List[Tuple[Block, ...]] = []
+    while len(chosen) < draws:
+        picks = sorted(rng.choice(len(blocks), k, replace=False))
+        candidate = tuple(blocks[i] for i in picks)
+        if candidate not in chosen:
+            chosen.append(candidate)
+    return chosen, False
+
+
+def _plan(stages: Sequence[ResidualStage], max_k: int, draws: int,
+          seed: int) -> Tuple[List[Tuple[Block, ...]], Dict[int, tuple]]:
+    """The block sets of a study: singles, then the random sets per k."""
+    blocks = droppable_blocks(stages)
+    singles = [(block, ) for block in blocks]
+    per_k = {
+        k: random_block_sets(blocks, k, draws, seed)
+        for k in range(1, max_k + 1)
+    }
+    return singles, per_k
+
+
+def lesion_study(model: nn.Module,
+                 val_loader: Iterable,
+                 max_k: Optional[int] = None,
+                 draws: int = 5,
+                 seed: int = 0,
+                 train_loader: Optional[Iterable] = None,
+                 recalibration_images: int = 0,
+                 progress: bool = False) -> dict:
+    """Accuracy after deleting single blocks and random sets of blocks.
+
+    Every distinct keep-mask is evaluated once (with
+    :func:`subnet_accuracies`), so a set drawn twice or equal to a single
+    deletion costs nothing more.
+
+    Args:
+        model (nn.Module): An MMPretrain classifier with a ResNet backbone.
+        val_loader (Iterable): Validation batches.
+        max_k (int, optional): Largest number of blocks deleted at random.
+            Defaults to None (all droppable blocks).
+        draws (int): Random sets per k. Defaults to 5.
+        seed (int): Seed of the random sets. Defaults to 0.
+        train_loader (Iterable, optional): Training batches for BN
+            recalibration.
+        recalibration_images (int): Images for BN recalibration of every
+            lesioned network; 0 skips it. Defaults to 0.
+        progress (bool): Show a progress bar. Defaults to False.
+
+    Returns:
+        dict: ``full`` (the intact network's entry), ``droppable`` (names of
+        the droppable blocks), ``single`` (one entry per droppable block,
+        with ``deleted``, ``names`` and ``drop``, the fall in top-1 from the
+        full network) and ``random`` (per k: ``k``, ``exhaustive``,
+        ``draws`` entries, ``mean_top1``, ``std_top1`` and, with
+        recalibration, the same of ``top1_recalibrated``). Entries are those
+        of :func:`subnet_accuracies`.
+
+    Raises:
+        ValueError: The backbone has no droppable block or ``max_k`` is out
+            of range.
+    """
+    stages = find_residual_stages(model.backbone)
+    blocks = droppable_blocks(stages)
+    if not blocks:
+        raise ValueError('The backbone has no droppable block (every stage '
+                         'has a single block or only projection shortcuts).')
+    max_k = len(blocks) if max_k is None else max_k
+    if not 1 <= max_k <= len(blocks):
+        raise ValueError(f'max_k={max_k}: between 1 and the {len(blocks)} '
+                         f'droppable blocks can be deleted.')
+    singles, per_k = _plan(stages, max_k, draws, seed)
+    sets = [()] + singles + [s for sets_k, _ in per_k.values()
+                             for s in sets_k]
+    masks = list(dict.fromkeys(lesion_mask(stages, s) for s in sets))
+    evaluated = subnet_accuracies(
+        model, masks, val_loader, train_loader, recalibration_images,
+        progress=progress, desc='lesions')
+    by_mask = dict(zip(masks, evaluated))
+
+    def entry(deleted: Tuple[Block, ...]) -> dict:
+        result = dict(by_mask[lesion_mask(stages, deleted)])
+        result['deleted'] = [list(block) for block in deleted]
+        result['names'] = [block_name(stages, block) for block in deleted]
+        return result
+
+    full = entry(())
+    single = [entry(s) for s in singles]
+    for item in single:
+        item['drop'] = full['top1'] - item['top1']
+    random = []
+    for k, (sets_k, exhaustive) in per_k.items():
+        entries = [entry(s) for s in sets_k]
+        summary = dict(k=k, exhaustive=exhaustive, draws=entries)
+        for key in ('top1', 'top1_recalibrated'):
+            values = [e[key] for e in entries if key in e]
+            if values:
+                summary[f'mean_{key}'] = float(np.mean(values))
+                summary[f'std_{key}'] = float(np.std(values))
+        random.append(summary)
+    return dict(
+        full=full,
+        droppable=[block_name(stages, b) for b in blocks],
+        single=single,
+        random=random)

@@ -1,0 +1,173 @@
+# Copyright (c) mmstim contributors. All rights reserved.
+"""The accuracy benchmark's quick mode, end to end on tiny on-disk data."""
+import importlib.util
+import json
+import os
+import os.path as osp
+import struct
+
+import numpy as np
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+METHODS = ('baseline', 'droppath', 'st', 'stpp')
+
+
+def load_benchmark():
+    """Import tools/benchmark/accuracy.py as a module."""
+    path = osp.join(REPO, 'tools', 'benchmark', 'accuracy.py')
+    spec = importlib.util.spec_from_file_location('accuracy_benchmark', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_idx(path, array, magic):
+    """Write an idx file of unsigned bytes (the format Fashion-MNIST uses)."""
+    with open(path, 'wb') as f:
+        f.write(struct.pack('>I', magic))
+        for dim in array.shape:
+            f.write(struct.pack('>I', dim))
+        f.write(array.astype(np.uint8).tobytes())
+
+
+def write_tiny_fashion_mnist(root, num_train=40, num_test=20, seed=0):
+    """Fashion-MNIST's four idx files with a few noisy 28x28 images."""
+    rng = np.random.default_rng(seed)
+    for split, count in (('train', num_train), ('t10k', num_test)):
+        labels = np.arange(count) % 10
+        images = rng.integers(0, 256, (count, 28, 28))
+        write_idx(osp.join(root, f'{split}-images-idx3-ubyte'), images, 2051)
+        write_idx(osp.join(root, f'{split}-labels-idx1-ubyte'), labels, 2049)
+
+
+@pytest.fixture(scope='module')
+def tool():
+    return load_benchmark()
+
+
+@pytest.fixture
+def quick_args(tmp_path):
+    data_root = tmp_path / 'fashion_mnist'
+    data_root.mkdir()
+    write_tiny_fashion_mnist(str(data_root))
+    out_json = tmp_path / 'results' / 'fashion_mnist.json'
+    return [
+        '--quick', '--data-root',
+        str(data_root), '--work-dir',
+        str(tmp_path / 'work_dirs'), '--out-json',
+        str(out_json)
+    ], out_json
+
+
+def checkpoint_times(data):
+    return {(m, s): os.stat(run['checkpoint']).st_mtime_ns
+            for m, runs in data['runs'].items() for s, run in runs.items()}
+
+
+def test_quick_mode_end_to_end_then_skips_finished_runs(
+        tool, quick_args, capsys):
+    args, out_json = quick_args
+    assert tool.main(args) == 0
+    first = capsys.readouterr().out
+    assert first.count('training ') == 4 and 'skipped' not in first
+    data = json.loads(out_json.read_text())
+    assert set(data) >= {'runs', 'methods', 'tuning', 'num_seeds',
+                         'seeds_common_to_all_methods', 'excluded_runs'}
+    assert data['seeds_common_to_all_methods'] == [0]
+    assert data['num_seeds'] == 1 and data['excluded_runs'] == []
+    assert set(data['methods']) == set(METHODS)
+    for method in METHODS:
+        run = data['runs'][method]['0']
+        assert run['settings']['epochs'] == 1
+        assert (run['train_images'], run['test_images']) == (40, 20)
+        assert osp.isfile(run['checkpoint'])
+        assert len(run['subnets']) == 8  # 2 x 2 x 2 kept depths
+        summary = data['methods'][method]
+        assert summary['top1_mean'] == run['top1']
+        assert summary['top1_std'] is None  # one seed
+        assert summary['top1_per_seed'] == {'0': run['top1']}
+        assert 0 <= summary['top1_mean'] <= 100
+        subnets = [s['top1'] for s in run['subnets'] if s['depths'] !=
+                   [2, 2, 2]]
+        assert summary['mean_subnet_top1_mean'] == pytest.approx(
+            np.mean(subnets))
+        assert summary['mean_subnet_top1_recalibrated_mean'] is not None
+        assert (summary['epochs'], summary['train_size'],
+                summary['test_size']) == (1, 40, 20)
+        assert summary['wall_time_s_per_run'] > 0
+    recipe = data['methods']['stpp']['recipe']
+    assert recipe['distill_loss']['amplitude'] == 1.0
+    assert recipe['subnet_sampling']['num_subnets'] == 2
+    assert data['methods']['droppath']['recipe']['drop_path_rate'] == 0.1
+    assert data['tuning']['tuned'] == 'nothing'
+    assert 'published 1.0 (untuned)' in data['tuning']['methods']
+    table = out_json.with_suffix('.md').read_text()
+    assert '| method | config | top-1, full network (%)' in table
+    for method in METHODS:
+        assert f'| {method} |' in table
+    assert table in first
+    times = checkpoint_times(data)
+
+    assert tool.main(args) == 0
+    second = capsys.readouterr().out
+    assert second.count('skipped') == 4 and 'training ' not in second
+    again = json.loads(out_json.read_text())
+    assert again['runs'] == data['runs']
+    assert checkpoint_times(again) == times
+
+    # other settings: the run is trained again and replaces the old one
+    assert tool.main(args + ['--methods', 'baseline', '--epochs', '2']) == 0
+    third = capsys.readouterr().out
+    assert 'training baseline seed 0' in third
+    rerun = json.loads(out_json.read_text())['runs']['baseline']['0']
+    assert rerun['settings']['epochs'] == 2
+
+
+def fake_run(tool, args, method, seed, top1):
+    return dict(
+        settings=tool.run_settings(args, method), top1=top1,
+        mean_subnet_top1=top1 - 10, mean_subnet_top1_recalibrated=top1 - 5,
+        wall_time_s=60.0, recipe={}, train_images=60000, test_images=10000)
+
+
+def test_summary_uses_only_seeds_finished_for_every_method(tool, tmp_path):
+    args = tool.parse_args(['--methods', 'baseline', 'stpp', '--out-json',
+                            str(tmp_path / 'r.json')])
+    runs = {
+        'baseline': {
+            str(s): fake_run(tool, args, 'baseline', s, 90.0 + s)
+            for s in (0, 1, 2)
+        },
+        'stpp': {
+            str(s): fake_run(tool, args, 'stpp', s, 91.0 + 2 * s)
+            for s in (0, 2)
+        },
+    }
+    stale = fake_run(tool, args, 'stpp', 1, 99.0)
+    stale['settings'] = dict(stale['settings'], epochs=3)
+    runs['stpp']['1'] = stale
+    summary = tool.summarize(dict(runs=runs), args)
+    assert summary['seeds_common_to_all_methods'] == [0, 2]
+    assert summary['num_seeds'] == 2
+    assert summary['excluded_runs'] == ['baseline seed 1']
+    baseline = summary['methods']['baseline']
+    assert baseline['top1_per_seed'] == {'0': 90.0, '2': 92.0}
+    assert baseline['top1_mean'] == pytest.approx(91.0)
+    assert baseline['top1_std'] == pytest.approx(np.sqrt(2.0))  # ddof 1
+    stpp = summary['methods']['stpp']
+    assert stpp['top1_mean'] == pytest.approx(93.0)
+    assert stpp['mean_subnet_top1_mean'] == pytest.approx(83.0)
+    assert stpp['mean_subnet_top1_recalibrated_mean'] == pytest.approx(88.0)
+    assert stpp['wall_time_s_total'] == 120.0
+    table = tool.markdown(summary, args)
+    assert '91.00 ± 1.41' in table and '2 seed(s)' in table
+    assert 'baseline seed 1' in table
+
+
+def test_missing_data_is_a_clear_error(tool, tmp_path, capsys):
+    code = tool.main(['--quick', '--data-root', str(tmp_path / 'nothing'),
+                      '--out-json', str(tmp_path / 'r.json')])
+    assert code == 2
+    assert 'prepare_fashion_mnist' in capsys.readouterr().err
+    assert not (tmp_path / 'r.json').exists()

@@ -1,0 +1,374 @@
+# Copyright (c) mmstim contributors. All rights reserved.
+"""Analysis tools on tiny checkpoints trained on a tiny on-disk dataset."""
+import importlib.util
+import json
+import os.path as osp
+import struct
+import uuid
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+from mmpretrain.models import ImageClassifier
+
+import mmstim  # noqa: F401
+from mmstim.analysis import (block_name, build_dataloader, droppable_blocks,
+                             lesion_mask, load_classifier, parse_run_spec,
+                             random_block_sets, subnet_macs, top1_accuracy)
+from mmstim.analysis.cost import block_macs, count_macs, expected_cost_ratio
+from mmstim.models.subnets import (RandomSubnetResize, SubnetSampler,
+                                   find_residual_stages, run_as_subnet)
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIGS = osp.join(REPO, 'configs', 'fashion_mnist')
+ST = osp.join(CONFIGS, 'resnet14_st_fashion-mnist.py')
+BASELINE = osp.join(CONFIGS, 'resnet14_baseline_fashion-mnist.py')
+PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
+EPOCHS = 3
+
+
+def load_tool(relative_path):
+    """Import a script of tools/ as a module."""
+    path = osp.join(REPO, relative_path)
+    name = 'tool_' + osp.splitext(osp.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_idx(path, array, magic):
+    """Write an idx file of unsigned bytes (the format Fashion-MNIST uses)."""
+    with open(path, 'wb') as f:
+        f.write(struct.pack('>I', magic))
+        for dim in array.shape:
+            f.write(struct.pack('>I', dim))
+        f.write(array.astype(np.uint8).tobytes())
+
+
+def stripes(period, vertical=False, checker=False):
+    """A 28x28 pattern of stripes (or squares) ``period`` pixels wide."""
+    rows, cols = np.mgrid[:28, :28] // period
+    if checker:
+        return (rows + cols) % 2
+    return (cols if vertical else rows) % 2
+
+
+#: Textures survive the random crop and flip of the training pipeline.
+TEXTURES = np.stack([
+    stripes(1), stripes(1, vertical=True), stripes(1, checker=True),
+    stripes(3), stripes(3, vertical=True)
+])
+
+
+def write_tiny_fashion_mnist(root, num_train=60, num_test=30, seed=0):
+    """A few dozen 28x28 images per split: 5 classes of noisy textures."""
+    rng = np.random.default_rng(seed)
+    for split, count in (('train', num_train), ('t10k', num_test)):
+        labels = np.arange(count) % len(TEXTURES)
+        noise = rng.integers(0, 256, (count, 28, 28))
+        images = 0.6 * 255 * TEXTURES[labels] + 0.4 * noise
+        write_idx(osp.join(root, f'{split}-images-idx3-ubyte'), images, 2051)
+        write_idx(osp.join(root, f'{split}-labels-idx1-ubyte'), labels, 2049)
+
+
+def tiny_options(data_root):
+    """Config overrides: the tiny data set, small batches, no workers."""
+    options = {}
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        options[f'{key}.dataset.data_root'] = data_root
+        options[f'{key}.num_workers'] = 0
+        options[f'{key}.batch_size'] = 16
+    return options
+
+
+def train_tiny(config, work_dir, data_root):
+    """Train a config for a few epochs on the tiny data; return the ckpt."""
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(tiny_options(data_root))
+    cfg.work_dir = work_dir
+    cfg.experiment_name = f'tiny_{uuid.uuid4().hex[:8]}'
+    cfg.train_cfg.max_epochs = EPOCHS
+    cfg.train_cfg.val_interval = EPOCHS
+    cfg.param_scheduler.T_max = EPOCHS
+    cfg.default_hooks.checkpoint.interval = EPOCHS
+    cfg.log_level = 'WARNING'
+    Runner.from_cfg(cfg).train()
+    return osp.join(work_dir, f'epoch_{EPOCHS}.pth')
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    """Tiny data on disk and two checkpoints: ST and a plain baseline."""
+    root = tmp_path_factory.mktemp('analysis')
+    data_root = str(root / 'fashion_mnist')
+    (root / 'fashion_mnist').mkdir()
+    write_tiny_fashion_mnist(data_root)
+    return dict(
+        root=root,
+        data_root=data_root,
+        st=train_tiny(ST, str(root / 'st'), data_root),
+        baseline=train_tiny(BASELINE, str(root / 'baseline'), data_root))
+
+
+@pytest.fixture(scope='module')
+def eval_subnets_output(trained):
+    """eval_subnets on both checkpoints, test split."""
+    tool = load_tool('tools/analysis/eval_subnets.py')
+    out_json = str(trained['root'] / 'subnets.json')
+    out_png = str(trained['root'] / 'subnets.png')
+    code = tool.main([
+        '--runs', f'{ST}:{trained["st"]}:st',
+        f'{BASELINE}:{trained["baseline"]}', '--split', 'test',
+        '--max-subnets', '4', '--recalibration-images', '16', '--data-root',
+        trained['data_root'], '--num-workers', '0', '--cfg-options',
+        'test_dataloader.batch_size=16', 'train_dataloader.batch_size=16',
+        '--out-json', out_json, '--out-png', out_png, '--x', 'flops'
+    ])
+    assert code == 0
+    with open(out_json) as f:
+        return json.load(f), out_png
+
+
+def tiny_macs_classifier():
+    """ResNet_CIFAR, 3 stages of 2 basic blocks, 4-8-16 channels, 1 input
+    channel, 10 classes: small enough to count by hand."""
+    return ImageClassifier(
+        backbone=dict(
+            type='ResNet_CIFAR',
+            depth=18,
+            in_channels=1,
+            stem_channels=4,
+            base_channels=4,
+            num_stages=3,
+            strides=(1, 2, 2),
+            dilations=(1, 1, 1),
+            out_indices=(2, )),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=10, in_channels=16))
+
+
+# Hand count for tiny_macs_classifier on one 1x8x8 image. A convolution
+# costs H_out * W_out * C_out * C_in * k * k MACs; a linear layer C_in*C_out.
+STEM = 8 * 8 * 4 * 1 * 3 * 3  # 3x3 conv 1 -> 4, 8x8 out = 2304
+# layer1, 8x8, 4 -> 4 channels, no projection: two 3x3 convs 4 -> 4.
+L1_B0 = 2 * (8 * 8 * 4 * 4 * 3 * 3)  # 18432
+L1_B1 = 2 * (8 * 8 * 4 * 4 * 3 * 3)  # 18432
+# layer2, stride 2, 4x4 out: 3x3 conv 4 -> 8, 3x3 conv 8 -> 8 and the
+# 1x1 stride-2 projection 4 -> 8; then a block of two 3x3 convs 8 -> 8.
+L2_B0 = 4 * 4 * 8 * 4 * 9 + 4 * 4 * 8 * 8 * 9 + 4 * 4 * 8 * 4 * 1  # 14336
+L2_B1 = 2 * (4 * 4 * 8 * 8 * 3 * 3)  # 18432
+# layer3, stride 2, 2x2 out, 8 -> 16 channels, as layer2.
+L3_B0 = 2 * 2 * 16 * 8 * 9 + 2 * 2 * 16 * 16 * 9 + 2 * 2 * 16 * 8 * 1
+L3_B1 = 2 * (2 * 2 * 16 * 16 * 3 * 3)  # 18432
+FC = 16 * 10  # 160
+FULL = STEM + L1_B0 + L1_B1 + L2_B0 + L2_B1 + L3_B0 + L3_B1 + FC
+
+
+def test_block_macs_equal_hand_count():
+    assert (STEM, L2_B0, L3_B0, FULL) == (2304, 14336, 14336, 104864)
+    parts = block_macs(tiny_macs_classifier(), side=8, channels=1)
+    assert parts['spatial'] == STEM
+    assert parts['blocks'] == [[L1_B0, L1_B1], [L2_B0, L2_B1], [L3_B0, L3_B1]]
+    assert parts['linear'] == FC
+    # kept depths (1, 2, 1): the stem, the head and four blocks
+    mask = ((True, False), (True, True), (True, False))
+    assert subnet_macs(parts, mask) == STEM + L1_B0 + L2_B0 + L2_B1 + \
+        L3_B0 + FC == 68000
+
+
+class TensorMode(torch.nn.Module):
+    """Calls a classifier in tensor mode."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x, mode='tensor')
+
+
+def test_subnet_macs_equal_counted_subnet():
+    model = tiny_macs_classifier().eval()
+    parts = block_macs(model, side=8, channels=1)
+    stages = find_residual_stages(model.backbone)
+    for spec in ((1, 1, 1), (2, 1, 2), (2, 2, 2)):
+        with run_as_subnet(stages, spec) as mask:
+            counted = count_macs(TensorMode(model), torch.zeros(1, 1, 8, 8))
+        assert sum(counted.values()) == subnet_macs(parts, mask)
+
+
+def test_expected_cost_ratio_equals_hand_count():
+    model = tiny_macs_classifier()
+    sampler = SubnetSampler(find_residual_stages(model.backbone), 'default')
+    # default rule: every stage keeps 1 or 2 blocks with probability 1/2,
+    # so each stage's first block is always kept and its second half the
+    # time.
+    kept = L1_B0 + 0.5 * L1_B1 + L2_B0 + 0.5 * L2_B1 + L3_B0 + 0.5 * L3_B1
+    blocks = L1_B0 + L1_B1 + L2_B0 + L2_B1 + L3_B0 + L3_B1
+    subnet = STEM + kept + FC
+    result = expected_cost_ratio(model, sampler, 2, side=8, channels=1)
+    assert result['full_macs'] == FULL
+    assert result['expected_kept_fraction'] == pytest.approx(kept / blocks)
+    assert result['expected_subnet_macs'] == pytest.approx(subnet)
+    assert result['ratio'] == pytest.approx((FULL + 2 * subnet) / FULL)
+    # subnet inputs of side 4..8 (min_scale 0.5): E[s^2] / 8^2
+    area = (4**2 + 5**2 + 6**2 + 7**2 + 8**2) / 5 / 8**2
+    assert area == pytest.approx(0.59375)
+    resized = (STEM + kept) * area + FC
+    result = expected_cost_ratio(
+        model,
+        sampler,
+        2,
+        side=8,
+        channels=1,
+        resize=RandomSubnetResize(min_scale=0.5))
+    assert result['expected_area'] == pytest.approx(area)
+    assert result['ratio'] == pytest.approx((FULL + 2 * resized) / FULL)
+
+
+def test_count_macs_of_a_convolution_and_a_linear_layer():
+    conv = torch.nn.Conv2d(3, 5, kernel_size=3, stride=2, padding=1)
+    macs = count_macs(conv, torch.zeros(1, 3, 9, 9))
+    assert macs == {'': 5 * 5 * 5 * 3 * 3 * 3}  # 5x5 out, 5 x 3 x 3 x 3
+    fc = torch.nn.Linear(7, 2)
+    assert count_macs(fc, torch.zeros(1, 7)) == {'': 14}
+
+
+def test_parse_run_spec():
+    spec = parse_run_spec('a/cfg.py:b/epoch_3.pth:mine')
+    assert spec == ('a/cfg.py', 'b/epoch_3.pth', 'mine')
+    assert parse_run_spec('a/cfg.py:b.pth').label == 'cfg'
+    for bad in ('only.py', 'a.py::x', 'a:b:c:d'):
+        with pytest.raises(ValueError, match='CONFIG:CHECKPOINT'):
+            parse_run_spec(bad)
+
+
+def test_random_block_sets_are_seeded_distinct_and_exhaustive():
+    blocks = [(0, 1), (0, 2), (1, 1), (1, 2), (2, 1)]
+    sets, exhaustive = random_block_sets(blocks, 2, 4, seed=3)
+    assert not exhaustive and len(sets) == len(set(sets)) == 4
+    assert all(len(s) == 2 and list(s) == sorted(s) for s in sets)
+    assert random_block_sets(blocks, 2, 4, seed=3)[0] == sets
+    assert random_block_sets(blocks, 2, 4, seed=4)[0] != sets
+    sets, exhaustive = random_block_sets(blocks, 4, 5, seed=0)
+    assert exhaustive and len(sets) == 5
+    with pytest.raises(ValueError, match='between 1'):
+        random_block_sets(blocks, 6, 2, seed=0)
+
+
+def test_lesion_mask_and_droppable_blocks():
+    stages = find_residual_stages(tiny_macs_classifier().backbone)
+    blocks = droppable_blocks(stages)
+    assert blocks == [(0, 1), (1, 1), (2, 1)]
+    assert [block_name(stages, b)
+            for b in blocks] == ['layer1.1', 'layer2.1', 'layer3.1']
+    assert lesion_mask(stages,
+                       [(1, 1)]) == ((True, True), (True, False), (True, True))
+    with pytest.raises(ValueError, match='cannot be dropped'):
+        lesion_mask(stages, [(1, 0)])
+
+
+def test_eval_subnets_json_and_png(eval_subnets_output):
+    data, png = eval_subnets_output
+    assert set(data) == {'settings', 'runs'}
+    stim, baseline = data['runs']
+    assert stim['label'] == 'st'
+    assert stim['model'] == 'StimulativeClassifier'
+    assert baseline['model'] == 'ImageClassifier'
+    assert baseline['label'] == 'resnet14_baseline_fashion-mnist'
+    for run in (stim, baseline):
+        assert run['full_top1'] > 60  # learned: 5 classes, chance is 20
+        assert run['rule'] == 'default'
+        assert run['num_subnets_in_space'] == 8
+        assert run['input_shape'] == [1, 28, 28]
+        entries = run['subnets']
+        assert len(entries) == run['num_evaluated'] == 4
+        assert sum(e['full'] for e in entries) == 1
+        full = next(e for e in entries if e['full'])
+        assert full['depths'] == [2, 2, 2] and full['kept_blocks'] == 6
+        assert full['macs'] == run['full_macs'] and full['macs_ratio'] == 1
+        for e in entries:
+            assert set(e) >= {
+                'depths', 'mask', 'kept_blocks', 'macs', 'macs_ratio', 'top1',
+                'top1_recalibrated'
+            }
+            assert 0 <= e['top1'] <= 100
+            assert 0 <= e['top1_recalibrated'] <= 100
+            assert sum(map(sum, e['mask'])) == e['kept_blocks']
+            if not e['full']:
+                assert e['macs'] < full['macs']
+        subnets = [e['top1'] for e in entries if not e['full']]
+        assert run['mean_subnet_top1'] == pytest.approx(
+            sum(subnets) / len(subnets))
+    with open(png, 'rb') as f:
+        assert f.read(8) == PNG_MAGIC
+
+
+@pytest.mark.parametrize('name', ['st', 'baseline'])
+def test_full_entry_equals_test_tool(trained, eval_subnets_output, name):
+    data, _ = eval_subnets_output
+    run = data['runs'][0 if name == 'st' else 1]
+    config = ST if name == 'st' else BASELINE
+    out = str(trained['root'] / f'test_{name}.json')
+    test_tool = load_tool('tools/test.py')
+    code = test_tool.main([
+        config, trained[name], '--out', out, '--work-dir',
+        str(trained['root'] / f'test_{name}'), '--cfg-options',
+        f'test_dataloader.dataset.data_root={trained["data_root"]}',
+        'test_dataloader.num_workers=0', 'test_dataloader.batch_size=16'
+    ])
+    assert code == 0
+    with open(out) as f:
+        metrics = json.load(f)['metrics']
+    # MMPretrain's metric is a float32 tensor; one image is 3.3 points.
+    assert run['full_top1'] == pytest.approx(
+        metrics['accuracy/top1'], abs=1e-4)
+
+
+def test_lesion_tool_matches_run_as_subnet(trained):
+    tool = load_tool('tools/analysis/lesion.py')
+    out_json = str(trained['root'] / 'lesion.json')
+    out_png = str(trained['root'] / 'lesion.png')
+    code = tool.main([
+        '--runs', f'{ST}:{trained["st"]}:st',
+        f'{BASELINE}:{trained["baseline"]}:baseline', '--draws', '2',
+        '--split', 'test', '--data-root', trained['data_root'],
+        '--num-workers', '0', '--out-json', out_json, '--out-png', out_png
+    ])
+    assert code == 0
+    with open(out_png, 'rb') as f:
+        assert f.read(8) == PNG_MAGIC
+    with open(out_json) as f:
+        data = json.load(f)
+    assert [r['label'] for r in data['runs']] == ['st', 'baseline']
+    for run, config, checkpoint in zip(data['runs'], (ST, BASELINE),
+                                       (trained['st'], trained['baseline'])):
+        assert run['droppable'] == ['layer1.1', 'layer2.1', 'layer3.1']
+        assert [r['k'] for r in run['random']] == [1, 2, 3]
+        assert [len(r['draws']) for r in run['random']] == [2, 2, 1]
+        assert [r['exhaustive'] for r in run['random']] == [False, False, True]
+        model, cfg = load_classifier(config, checkpoint,
+                                     tiny_options(trained['data_root']))
+        loader = build_dataloader(cfg, 'test_dataloader')
+        stages = find_residual_stages(model.backbone)
+        assert run['full']['top1'] == top1_accuracy(model, loader)
+        assert len(run['single']) == 3
+        for entry, (stage, block) in zip(run['single'], [(0, 1), (1, 1),
+                                                         (2, 1)]):
+            assert entry['deleted'] == [[stage, block]]
+            mask = [[True, True] for _ in range(3)]
+            mask[stage][block] = False
+            with run_as_subnet(stages, mask):
+                expected = top1_accuracy(model, loader)
+            assert entry['top1'] == expected
+            assert entry['drop'] == pytest.approx(run['full']['top1'] -
+                                                  expected)
+        # a lesion that changes the accuracy: the comparison means something
+        assert any(e['top1'] != run['full']['top1'] for e in run['single'])
+        for r in run['random']:
+            values = [d['top1'] for d in r['draws']]
+            assert r['mean_top1'] == pytest.approx(np.mean(values))
+            assert all(len(d['deleted']) == r['k'] for d in r['draws'])

@@ -1,0 +1,89 @@
+# Copyright (c) mmstim contributors. All rights reserved.
+import glob
+import os.path as osp
+
+import mmdet
+import pytest
+from mmdet.registry import MODELS
+from mmdet.utils import register_all_modules
+from mmengine.config import Config
+
+import mmstim  # noqa: F401
+
+CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', 'configs', 'mmdet')
+MMDET_CONFIG_DIR = osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs')
+BASES = {
+    'faster-rcnn': 'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
+    'retinanet': 'retinanet/retinanet_r50_fpn_1x_coco.py',
+    'mask-rcnn': 'mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+}
+CHECKPOINTS = {
+    'stim': 'work_dirs/resnet50_stim_imagenet/epoch_200.pth',
+    'baseline': 'work_dirs/resnet50_baseline_imagenet/epoch_200.pth',
+}
+CONFIGS = [(algorithm, kind) for algorithm in BASES for kind in CHECKPOINTS]
+
+
+def without_scope(obj):
+    """Drop the ``_scope_`` keys MMEngine adds to a cross-package base."""
+    if isinstance(obj, dict):
+        return {k: without_scope(v) for k, v in obj.items() if k != '_scope_'}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(without_scope(v) for v in obj)
+    return obj
+
+
+def config_path(algorithm: str, kind: str) -> str:
+    return osp.join(CONFIG_DIR,
+                    f'{algorithm}_r50-{kind}-in1k-pre_fpn_1x_coco.py')
+
+
+def test_the_six_configs_exist():
+    found = sorted(
+        osp.basename(p) for p in glob.glob(osp.join(CONFIG_DIR, '*.py')))
+    assert found == sorted(
+        osp.basename(config_path(*config)) for config in CONFIGS)
+
+
+@pytest.mark.parametrize('algorithm,kind', CONFIGS)
+def test_only_the_backbone_init_differs_from_mmdet(algorithm, kind):
+    cfg = Config.fromfile(config_path(algorithm, kind))
+    base = Config.fromfile(osp.join(MMDET_CONFIG_DIR, BASES[algorithm]))
+    assert cfg.custom_imports == dict(
+        imports=['mmstim'], allow_failed_imports=False)
+    assert cfg.model.backbone.init_cfg == dict(
+        type='StrictPretrained',
+        checkpoint=CHECKPOINTS[kind],
+        prefix='backbone.')
+    # MMDet's frozen_stages / norm_eval and everything else are kept
+    assert cfg.model.backbone.frozen_stages == 1
+    assert cfg.model.backbone.norm_eval is True
+    cfg_dict = without_scope(cfg.to_dict())
+    base_dict = without_scope(base.to_dict())
+    cfg_dict['model']['backbone'].pop('init_cfg')
+    base_dict['model']['backbone'].pop('init_cfg')
+    cfg_dict.pop('custom_imports')
+    assert cfg_dict == base_dict
+
+
+@pytest.mark.parametrize('algorithm', list(BASES))
+def test_cfg_options_override_the_checkpoint(algorithm):
+    cfg = Config.fromfile(config_path(algorithm, 'stim'))
+    cfg.merge_from_dict({
+        'model.backbone.init_cfg.checkpoint': 'other.pth',
+        'model.backbone.init_cfg.prefix': None
+    })
+    assert cfg.model.backbone.init_cfg == dict(
+        type='StrictPretrained', checkpoint='other.pth', prefix=None)
+
+
+@pytest.mark.parametrize('algorithm', list(BASES))
+def test_the_detectors_build(algorithm, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no work_dirs/ here
+    register_all_modules(init_default_scope=True)
+    cfg = Config.fromfile(config_path(algorithm, 'stim'))
+    model = MODELS.build(cfg.model)
+    assert model.backbone.init_cfg['type'] == 'StrictPretrained'
+    # a missing checkpoint stops init_weights instead of going unnoticed
+    with pytest.raises(FileNotFoundError, match='resnet50_stim_imagenet'):
+        model.init_weights()

@@ -1,0 +1,279 @@
+# Copyright (c) mmstim contributors. All rights reserved.
+"""Stimulatively train a ResNet-18, then use it as a detector's backbone.
+
+The path a user takes: an ST run with MMEngine's runner (with
+``SafeCheckpointHook``, as ``tools/train.py`` adds it), a config of
+``configs/mmdet`` with the run's checkpoint given by ``--cfg-options``,
+training and evaluation with ``tools/det_train.py`` and testing with
+``tools/det_test.py``; all on tiny data.
+"""
+import importlib.util
+import json
+import os
+import os.path as osp
+import pickle
+
+import cv2
+import numpy as np
+import torch
+from mmengine.dataset import BaseDataset
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.runner import Runner
+from mmpretrain.datasets.transforms import PackInputs
+
+import mmstim  # noqa: F401
+
+ROOT = osp.join(osp.dirname(__file__), '..', '..')
+CONFIG = osp.join(ROOT, 'configs', 'mmdet',
+                  'faster-rcnn_r50-stim-in1k-pre_fpn_1x_coco.py')
+CLASSES = ('square', 'bar')
+COLOURS = ((255, 64, 64), (64, 255, 64))
+BBOX_KEYS = ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/bbox_mAP_75',
+             'coco/bbox_mAP_s', 'coco/bbox_mAP_m', 'coco/bbox_mAP_l')
+
+
+def load_tool(name: str):
+    spec = importlib.util.spec_from_file_location(
+        name, osp.join(ROOT, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class ListDataset(BaseDataset):
+    """A dataset of in-memory samples."""
+
+    def __init__(self, samples, pipeline):
+        self._samples = samples
+        super().__init__(pipeline=pipeline, serialize_data=False)
+
+    def load_data_list(self):
+        return list(self._samples)
+
+
+def train_stimulative_resnet18(work_dir: str) -> str:
+    """ST-train a ResNet-18 for two iterations; return its checkpoint."""
+    rng = np.random.default_rng(0)
+    samples = [
+        dict(
+            img=rng.integers(0, 256, (32, 32, 3), dtype=np.uint8),
+            gt_label=i % 3) for i in range(8)
+    ]
+    runner = Runner(
+        model=dict(
+            type='StimulativeClassifier',
+            backbone=dict(type='ResNet', depth=18),
+            neck=dict(type='GlobalAveragePooling'),
+            head=dict(
+                type='LinearClsHead',
+                num_classes=3,
+                in_channels=512,
+                loss=dict(type='CrossEntropyLoss')),
+            distill_loss=dict(type='KLDirectionLoss'),
+            subnet_resize=dict(type='RandomSubnetResize', min_scale=0.5),
+            data_preprocessor=dict(
+                type='ClsDataPreprocessor',
+                mean=[127.5] * 3,
+                std=[127.5] * 3,
+                num_classes=3)),
+        work_dir=work_dir,
+        experiment_name='st_resnet18_e2e',
+        train_dataloader=dict(
+            dataset=ListDataset(samples, [PackInputs()]),
+            sampler=dict(type='DefaultSampler', shuffle=True),
+            batch_size=4,
+            num_workers=0),
+        train_cfg=dict(by_epoch=True, max_epochs=1),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.05, momentum=0.9)),
+        default_hooks=dict(
+            checkpoint=dict(type='CheckpointHook', interval=1),
+            logger=dict(type='LoggerHook', interval=1)),
+        custom_hooks=[
+            dict(type='SubnetSamplingHook', num_subnets=2),
+            dict(type='SafeCheckpointHook')
+        ],
+        default_scope='mmpretrain',
+        randomness=dict(seed=0))
+    runner.train()
+    assert runner.iter == 2
+    # subnets were trained in both iterations
+    kl = runner.message_hub.get_scalar('train/loss_kl').data[0]
+    assert len(kl) == 2 and (kl > 0).all()
+    return osp.join(work_dir, 'epoch_1.pth')
+
+
+def draw_sample(rng, index: int, size: int):
+    """An image with one or two filled rectangles and their COCO boxes."""
+    image = np.full((size, size, 3), 32, dtype=np.uint8)
+    boxes = []
+    for label in range(1 + index % 2):
+        w, h = (24, 24) if label == 0 else (36, 12)
+        x = int(rng.integers(0, size - w))
+        y = int(rng.integers(0, size - h)) if label == 0 else \
+            size - h - 4
+        image[y:y + h, x:x + w] = COLOURS[label]
+        boxes.append((label + 1, [x, y, w, h]))
+    return image, boxes
+
+
+def write_coco(root: str,
+               split: str,
+               num_images: int,
+               seed: int,
+               size: int = 64) -> str:
+    """Write a tiny COCO-format split; return its annotation file."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(osp.join(root, split), exist_ok=True)
+    images, annotations = [], []
+    for index in range(num_images):
+        image, boxes = draw_sample(rng, index, size)
+        name = f'{index:04d}.png'
+        cv2.imwrite(osp.join(root, split, name), image)
+        images.append(
+            dict(id=index + 1, file_name=name, width=size, height=size))
+        for category_id, (x, y, w, h) in boxes:
+            annotations.append(
+                dict(
+                    id=len(annotations) + 1,
+                    image_id=index + 1,
+                    category_id=category_id,
+                    bbox=[x, y, w, h],
+                    area=w * h,
+                    iscrowd=0))
+    categories = [
+        dict(id=i + 1, name=name, supercategory='shape')
+        for i, name in enumerate(CLASSES)
+    ]
+    ann_file = osp.join(root, f'{split}.json')
+    with open(ann_file, 'w') as f:
+        json.dump(
+            dict(
+                images=images, annotations=annotations, categories=categories),
+            f)
+    return ann_file
+
+
+def data_options(root: str) -> list:
+    """``--cfg-options`` pointing the config at the tiny dataset."""
+    options = [
+        f'val_evaluator.ann_file={root}/val.json',
+        f'test_evaluator.ann_file={root}/val.json',
+    ]
+    for loader, split, resize in (('train_dataloader', 'train',
+                                   2), ('val_dataloader', 'val', 1),
+                                  ('test_dataloader', 'val', 1)):
+        options += [
+            f'{loader}.batch_size=1',
+            f'{loader}.num_workers=0',
+            f'{loader}.persistent_workers=False',
+            f'{loader}.dataset.data_root={root}',
+            f'{loader}.dataset.ann_file={split}.json',
+            f'{loader}.dataset.data_prefix.img={split}/',
+            f'{loader}.dataset.metainfo.classes=[{",".join(CLASSES)}]',
+            f'{loader}.dataset.pipeline.{resize}.scale=(96,96)',
+        ]
+    return options
+
+
+def model_options(checkpoint: str) -> list:
+    """``--cfg-options`` for a ResNet-18 with a 2-class head."""
+    return [
+        f'model.backbone.init_cfg.checkpoint={checkpoint}',
+        'model.backbone.depth=18',
+        'model.neck.in_channels=[64,128,256,512]',
+        f'model.roi_head.bbox_head.num_classes={len(CLASSES)}',
+    ]
+
+
+class Record(Hook):
+    """Record the backbone as training starts and the metrics."""
+
+    def __init__(self):
+        self.backbone = None
+        self.metrics = []
+        self.train_iters = 0
+
+    def before_train(self, runner) -> None:
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        self.backbone = {
+            key: value.detach().clone()
+            for key, value in model.backbone.state_dict().items()
+        }
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
+                         outputs=None) -> None:
+        self.train_iters += 1
+        for key, value in outputs.items():
+            assert torch.isfinite(value).all(), key
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        self.metrics.append(metrics)
+
+
+def check_bbox_metrics(metrics: dict) -> None:
+    for key in BBOX_KEYS:
+        assert isinstance(metrics[key], float), (key, metrics)
+        assert -1.0 <= metrics[key] <= 1.0, (key, metrics)
+
+
+def test_st_backbone_trains_and_evaluates_a_detector(tmp_path):
+    checkpoint = train_stimulative_resnet18(str(tmp_path / 'st_resnet18'))
+    expected = {
+        key[len('backbone.'):]: value
+        for key, value in torch.load(checkpoint, weights_only=True)
+        ['state_dict'].items() if key.startswith('backbone.')
+    }
+    data_root = str(tmp_path / 'coco')
+    write_coco(data_root, 'train', num_images=2, seed=1)
+    write_coco(data_root, 'val', num_images=3, seed=2)
+
+    det_train = load_tool('det_train')
+    work_dir = str(tmp_path / 'detector')
+    args = det_train.parse_args([
+        CONFIG, '--work-dir', work_dir, '--cfg-options',
+        *model_options(checkpoint), *data_options(data_root),
+        'train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
+        'default_hooks.logger.interval=1', 'visualizer.name=det_e2e'
+    ])
+    cfg = det_train.build_config(args)
+    assert cfg.model.backbone.init_cfg == dict(
+        type='StrictPretrained', checkpoint=checkpoint, prefix='backbone.')
+    runner = det_train.build_runner(cfg)
+    record = Record()
+    runner.register_hook(record)
+    runner.train()
+
+    # init_weights of the detector loaded every backbone tensor
+    assert record.backbone is not None
+    assert set(record.backbone) == set(expected)
+    for key, value in expected.items():
+        assert torch.equal(record.backbone[key], value), key
+    assert record.train_iters == 2
+    assert len(record.metrics) == 1
+    check_bbox_metrics(record.metrics[0])
+
+    # the detector checkpoint tests with det_test.py, predictions dumped
+    out = str(tmp_path / 'predictions.pkl')
+    metrics = load_tool('det_test').main([
+        CONFIG,
+        osp.join(work_dir, 'epoch_1.pth'), '--work-dir',
+        str(tmp_path / 'detector_test'), '--out', out, '--cfg-options',
+        *model_options(checkpoint), *data_options(data_root),
+        'visualizer.name=det_e2e_test'
+    ])
+    # the trained detector was loaded: same data, same numbers
+    assert {
+        key: metrics[key]
+        for key in BBOX_KEYS
+    } == {
+        key: record.metrics[0][key]
+        for key in BBOX_KEYS
+    }
+    with open(out, 'rb') as f:
+        predictions = pickle.load(f)
+    assert len(predictions) == 3

@@ -1,0 +1,432 @@
+# Copyright (c) mmstim contributors. All rights reserved.
+"""Accuracy of baseline, stochastic depth, ST and ST++ on Fashion-MNIST.
+
+    python tools/benchmark/accuracy.py [--methods baseline droppath st stpp]
+        [--epochs 10] [--seeds 0 1 2] [--train-size N] [--test-size N]
+        [--recalibration-images 2000] [--quick] [--force]
+        [--data-root data/fashion_mnist] [--work-dir DIR] [--num-workers N]
+        [--out-json benchmarks/results/fashion_mnist.json] [--out-md FILE]
+
+Every method trains from its config in ``configs/fashion_mnist`` with the
+same recipe and the same overrides (epochs, cosine period, seed, training
+subset); the full network and every subnet of the default rule are then
+evaluated on the test images, without and with BN recalibration.
+
+Runs are resumable per (method, seed): each finished run is written to the
+JSON at once (atomically) and skipped on the next invocation when it was
+made with the same settings. The summary (mean +- std) uses only the seeds
+finished for every method. ``--quick`` is a smoke test of a few minutes:
+1 epoch on 256 training images, 1 seed, 256 test images.
+"""
+import argparse
+import copy
+import hashlib
+import json
+import os
+import os.path as osp
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Dict, List, Optional
+
+import numpy as np
+from mmengine.config import Config
+from mmengine.model import is_model_wrapper
+from mmengine.runner import Runner
+
+import mmstim  # noqa: F401  (registers the components)
+from mmstim.analysis import (build_dataloader, data_root_options,
+                             mean_subnet_accuracy, subnet_accuracies,
+                             subnets_of_rule)
+from mmstim.models.subnets import SubnetSampler, find_residual_stages
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG_DIR = osp.join(REPO, 'configs', 'fashion_mnist')
+METHODS = {
+    'baseline': 'resnet14_baseline_fashion-mnist.py',
+    'droppath': 'resnet14_droppath_fashion-mnist.py',
+    'st': 'resnet14_st_fashion-mnist.py',
+    'stpp': 'resnet14_stpp_fashion-mnist.py',
+}
+#: Subnets evaluated for every method (the same set for all).
+SUBNET_RULE = 'default'
+FULL_DEFAULTS = dict(epochs=10, seeds=[0, 1, 2], train_size=0, test_size=0,
+                     recalibration_images=2000)
+QUICK_DEFAULTS = dict(epochs=1, seeds=[0], train_size=256, test_size=256,
+                      recalibration_images=256)
+TRAIN_IMAGES, TEST_IMAGES = 60000, 10000
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        '--methods', nargs='+', choices=tuple(METHODS), default=list(METHODS))
+    parser.add_argument('--epochs', type=int, help='default 10 (quick: 1)')
+    parser.add_argument(
+        '--seeds', type=int, nargs='+', help='default 0 1 2 (quick: 0)')
+    parser.add_argument(
+        '--train-size', type=int,
+        help='first N of the 60000 training images; 0 = all (quick: 256)')
+    parser.add_argument(
+        '--test-size', type=int,
+        help='first N of the 10000 test images; 0 = all (quick: 256)')
+    parser.add_argument(
+        '--recalibration-images', type=int,
+        help='training images for the BN recalibration of each subnet; '
+        'default 2000 (quick: 256)')
+    parser.add_argument(
+        '--quick', action='store_true',
+        help='smoke test: 1 epoch, 256 train and test images, 1 seed')
+    parser.add_argument(
+        '--force', action='store_true', help='rerun finished runs too')
+    parser.add_argument(
+        '--data-root', default=osp.join(REPO, 'data', 'fashion_mnist'))
+    parser.add_argument(
+        '--work-dir', default=osp.join(REPO, 'work_dirs', 'benchmark_accuracy'))
+    parser.add_argument(
+        '--num-workers', type=int,
+        help="data loader workers (default: the configs' 2; quick: 0)")
+    parser.add_argument(
+        '--out-json',
+        default=osp.join(REPO, 'benchmarks', 'results', 'fashion_mnist.json'))
+    parser.add_argument(
+        '--out-md', help='markdown table; default: --out-json with .md')
+    args = parser.parse_args(argv)
+    defaults = QUICK_DEFAULTS if args.quick else FULL_DEFAULTS
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, copy.deepcopy(value))
+    if args.num_workers is None and args.quick:
+        args.num_workers = 0
+    if args.out_md is None:
+        args.out_md = osp.splitext(args.out_json)[0] + '.md'
+    return args
+
+
+def config_path(method: str) -> str:
+    """The config file of a method."""
+    return osp.join(CONFIG_DIR, METHODS[method])
+
+
+def config_digest(path: str) -> str:
+    """A digest of a config's content, to tell whether it changed."""
+    text = json.dumps(
+        Config.fromfile(path).to_dict(), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def run_settings(args: argparse.Namespace, method: str) -> dict:
+    """What a finished run must share with this invocation to be reused."""
+    return dict(
+        epochs=args.epochs,
+        train_size=args.train_size or TRAIN_IMAGES,
+        test_size=args.test_size or TEST_IMAGES,
+        recalibration_images=args.recalibration_images,
+        subnet_rule=SUBNET_RULE,
+        config_digest=config_digest(config_path(method)))
+
+
+def run_config(args: argparse.Namespace, method: str, seed: int) -> Config:
+    """The method's config with the benchmark's overrides.
+
+    Validation during training is switched off: the test images are
+    evaluated once, after the last epoch.
+    """
+    cfg = Config.fromfile(config_path(method))
+    cfg.merge_from_dict(data_root_options(args.data_root))
+    cfg.work_dir = osp.join(args.work_dir, method, f'seed{seed}')
+    cfg.experiment_name = f'{method}_seed{seed}_{uuid.uuid4().hex[:8]}'
+    cfg.randomness = dict(seed=seed)
+    cfg.train_cfg.max_epochs = args.epochs
+    cfg.train_cfg.val_interval = args.epochs
+    cfg.param_scheduler.T_max = args.epochs
+    cfg.default_hooks.checkpoint.interval = args.epochs
+    cfg.val_dataloader = None
+    cfg.val_evaluator = None
+    cfg.val_cfg = None
+    if args.train_size:
+        cfg.train_dataloader.dataset.indices = args.train_size
+    if args.test_size:
+        cfg.test_dataloader.dataset.indices = args.test_size
+    for key in ('train_dataloader', 'test_dataloader'):
+        if args.num_workers is not None:
+            cfg[key].num_workers = args.num_workers
+            if args.num_workers == 0:
+                cfg[key].persistent_workers = False
+    if args.quick:
+        cfg.log_level = 'WARNING'
+    return cfg
+
+
+def recipe(cfg: Config) -> dict:
+    """The hyperparameters of a method, as its config sets them."""
+    model = cfg.model
+    result = dict(
+        model=model.type,
+        optimizer=dict(cfg.optim_wrapper.optimizer),
+        batch_size=cfg.train_dataloader.batch_size,
+        drop_path_rate=model.backbone.get('drop_path_rate', 0.0))
+    for key in ('distill_loss', 'subnet_resize', 'normalize_main_logits'):
+        if key in model:
+            result[key] = model[key]
+    for hook in cfg.get('custom_hooks', []) or []:
+        if hook.get('type') == 'SubnetSamplingHook':
+            result['subnet_sampling'] = dict(hook)
+    return json.loads(json.dumps(result, default=str))
+
+
+def train_and_evaluate(args: argparse.Namespace, method: str,
+                       seed: int) -> dict:
+    """Train one (method, seed) and evaluate its full network and subnets.
+
+    Returns:
+        dict: The run's record for the results JSON.
+    """
+    cfg = run_config(args, method, seed)
+    start = time.time()
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    train_time = time.time() - start
+    model = runner.model.module if is_model_wrapper(
+        runner.model) else runner.model
+    train_images = len(runner.train_dataloader.dataset)
+    test_loader = build_dataloader(cfg, 'test_dataloader', args.num_workers)
+    train_loader = build_dataloader(cfg, 'train_dataloader',
+                                    args.num_workers, seed)
+    sampler = SubnetSampler(
+        find_residual_stages(model.backbone), SUBNET_RULE)
+    results = subnet_accuracies(
+        model, subnets_of_rule(sampler), test_loader, train_loader,
+        args.recalibration_images, progress=True,
+        desc=f'{method} seed {seed}')
+    full = next(r for r in results if r['full'])
+    checkpoint = osp.join(cfg.work_dir, f'epoch_{args.epochs}.pth')
+    return dict(
+        method=method,
+        seed=seed,
+        config=osp.relpath(config_path(method), REPO),
+        settings=run_settings(args, method),
+        train_images=train_images,
+        test_images=len(test_loader.dataset),
+        top1=full['top1'],
+        mean_subnet_top1=mean_subnet_accuracy(results),
+        mean_subnet_top1_recalibrated=mean_subnet_accuracy(
+            results, 'top1_recalibrated'),
+        subnets=[{k: r[k] for k in ('depths', 'top1', 'top1_recalibrated')
+                  if k in r} for r in results],
+        train_time_s=train_time,
+        wall_time_s=time.time() - start,
+        checkpoint=checkpoint if osp.isfile(checkpoint) else None,
+        work_dir=cfg.work_dir,
+        finished_at=datetime.now(timezone.utc).isoformat(timespec='seconds'),
+        recipe=recipe(cfg))
+
+
+def write_json_atomic(path: str, data: dict) -> None:
+    """Write JSON to a temporary file next to ``path``, then rename it."""
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(
+        dir=folder, prefix='.' + osp.basename(path), suffix='.tmp')
+    try:
+        with os.fdopen(handle, 'w') as f:
+            json.dump(data, f, indent=2)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        if osp.exists(temporary):
+            os.remove(temporary)
+        raise
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    """Write text to a temporary file next to ``path``, then rename it."""
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(
+        dir=folder, prefix='.' + osp.basename(path), suffix='.tmp')
+    with os.fdopen(handle, 'w') as f:
+        f.write(text)
+    os.replace(temporary, path)
+
+
+def load_results(path: str) -> dict:
+    """The results JSON, or an empty one when the file does not exist."""
+    if not osp.isfile(path):
+        return dict(runs={})
+    with open(path) as f:
+        try:
+            data = json.load(f)
+        except json.JSONDecodeError as error:
+            raise ValueError(
+                f'{path} is not valid JSON ({error}); move it away to start '
+                f'the benchmark afresh.') from error
+    data.setdefault('runs', {})
+    return data
+
+
+def _mean_std(values: List[float]) -> Dict[str, Optional[float]]:
+    if not values:
+        return dict(mean=None, std=None)
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else None
+    return dict(mean=float(np.mean(values)), std=std)
+
+
+def tuning_note(methods: List[str]) -> dict:
+    """What was tuned, and how (the ``tuning`` field of the JSON)."""
+    return dict(
+        tuned='nothing',
+        test_set='The test images are used only for the reported numbers: '
+        'no hyperparameter, epoch or checkpoint was chosen on them (the '
+        'last epoch is reported; there is no early stopping).',
+        shared_recipe='All methods train with one recipe '
+        '(configs/_base_/schedules/fashion_mnist_cpu.py and '
+        'configs/_base_/datasets/fashion_mnist.py: SGD, Nesterov momentum '
+        '0.9, lr 0.1 for batch 128, weight decay 5e-4, cosine decay to 0, '
+        'random crop with 2 px padding and horizontal flip), fixed before '
+        'any run; epochs and training subset are the same compute budget '
+        'for every method.',
+        methods='Method hyperparameters are published values or library '
+        'defaults, not tuned: the ST++ KL- amplitude is the published 1.0 '
+        '(untuned), with tau 1.0, 2 subnets per iteration and subnet inputs '
+        'resized from 0.43 of the side; ST uses the plain KL with 1 subnet; '
+        'stochastic depth uses drop_path_rate 0.1. The exact values of each '
+        'run are in its recipe field.',
+        compared_methods=list(methods))
+
+
+def summarize(data: dict, args: argparse.Namespace) -> dict:
+    """Mean and std per method over the seeds finished for every method."""
+    finished = {}
+    for method in args.methods:
+        settings = run_settings(args, method)
+        finished[method] = {
+            int(seed): run
+            for seed, run in data['runs'].get(method, {}).items()
+            if run.get('settings') == settings
+        }
+    common = sorted(set.intersection(*(set(r) for r in finished.values())))
+    excluded = sorted(f'{m} seed {s}' for m, runs in finished.items()
+                      for s in runs if s not in common)
+    methods = {}
+    for method, runs in finished.items():
+        chosen = [runs[s] for s in common]
+        top1 = _mean_std([r['top1'] for r in chosen])
+        subnet = _mean_std([r['mean_subnet_top1'] for r in chosen])
+        recal = _mean_std([
+            r['mean_subnet_top1_recalibrated'] for r in chosen
+            if r['mean_subnet_top1_recalibrated'] is not None])
+        settings = run_settings(args, method)
+        methods[method] = dict(
+            config=osp.relpath(config_path(method), REPO),
+            seeds=common,
+            top1_mean=top1['mean'],
+            top1_std=top1['std'],
+            top1_per_seed={str(s): runs[s]['top1'] for s in common},
+            mean_subnet_top1_mean=subnet['mean'],
+            mean_subnet_top1_std=subnet['std'],
+            mean_subnet_top1_recalibrated_mean=recal['mean'],
+            mean_subnet_top1_recalibrated_std=recal['std'],
+            epochs=settings['epochs'],
+            train_size=chosen[0]['train_images'] if chosen else None,
+            test_size=chosen[0]['test_images'] if chosen else None,
+            wall_time_s_per_run=_mean_std(
+                [r['wall_time_s'] for r in chosen])['mean'],
+            wall_time_s_total=float(sum(r['wall_time_s'] for r in chosen)),
+            recipe=chosen[0]['recipe'] if chosen else None)
+    return dict(
+        seeds_common_to_all_methods=common,
+        num_seeds=len(common),
+        excluded_runs=excluded,
+        methods=methods)
+
+
+def _fmt(mean: Optional[float], std: Optional[float]) -> str:
+    if mean is None:
+        return 'n/a'
+    return f'{mean:.2f} ± {std:.2f}' if std is not None else f'{mean:.2f}'
+
+
+def markdown(summary: dict, args: argparse.Namespace) -> str:
+    """The summary as a markdown section."""
+    seeds = summary['seeds_common_to_all_methods']
+    any_method = next(iter(summary['methods'].values()))
+    lines = [
+        '## Fashion-MNIST accuracy benchmark', '',
+        f'ResNet-14 (3 stages of 2 basic blocks), {any_method["epochs"]} '
+        f'epochs on {any_method["train_size"]} training images, top-1 on '
+        f'{any_method["test_size"]} test images. Mean ± std over the '
+        f'{len(seeds)} seed(s) finished for every method '
+        f'({", ".join(map(str, seeds)) or "none"}). Subnets: the proper '
+        f'subnets of the {SUBNET_RULE!r} rule (1 or 2 blocks per stage), '
+        f'without and with BN recalibration on '
+        f'{args.recalibration_images} training images.', '',
+        '| method | config | top-1, full network (%) | mean subnet top-1 '
+        '(%) | mean subnet top-1, BN recalibrated (%) | wall time per run '
+        '(min) |', '|---|---|---|---|---|---|'
+    ]
+    for method, m in summary['methods'].items():
+        minutes = m['wall_time_s_per_run']
+        minutes = f'{minutes / 60:.1f}' if minutes is not None else 'n/a'
+        cells = [
+            method, f'`{osp.basename(m["config"])}`',
+            _fmt(m['top1_mean'], m['top1_std']),
+            _fmt(m['mean_subnet_top1_mean'], m['mean_subnet_top1_std']),
+            _fmt(m['mean_subnet_top1_recalibrated_mean'],
+                 m['mean_subnet_top1_recalibrated_std']), minutes
+        ]
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    if summary['excluded_runs']:
+        lines += ['', 'Left out (not finished for every method): ' +
+                  ', '.join(summary['excluded_runs']) + '.']
+    lines += [
+        '', 'Nothing was tuned on the test set; the ST++ KL- amplitude is '
+        'the published 1.0, untuned. Details: the `tuning` field of the '
+        'JSON.', ''
+    ]
+    return '\n'.join(lines)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    for split in ('train', 't10k'):
+        path = osp.join(args.data_root, f'{split}-images-idx3-ubyte')
+        if not osp.isfile(path):
+            print(f'error: {path} does not exist; prepare the data with '
+                  f'python tools/data/prepare_fashion_mnist.py (or pass '
+                  f'--data-root).', file=sys.stderr)
+            return 2
+    try:
+        data = load_results(args.out_json)
+    except ValueError as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 2
+    for seed in args.seeds:
+        for method in args.methods:
+            done = data['runs'].get(method, {}).get(str(seed))
+            if done and done.get('settings') == run_settings(
+                    args, method) and not args.force:
+                print(f'skipped {method} seed {seed}: finished '
+                      f'{done["finished_at"]} with the same settings')
+                continue
+            print(f'training {method} seed {seed} ...', flush=True)
+            record = train_and_evaluate(args, method, seed)
+            data['runs'].setdefault(method, {})[str(seed)] = record
+            data.update(summarize(data, args), tuning=tuning_note(
+                args.methods))
+            write_json_atomic(args.out_json, data)
+            print(f'{method} seed {seed}: top-1 {record["top1"]:.2f}, '
+                  f'{record["wall_time_s"] / 60:.1f} min', flush=True)
+    data.update(summarize(data, args), tuning=tuning_note(args.methods))
+    write_json_atomic(args.out_json, data)
+    text = markdown(data, args)
+    write_text_atomic(args.out_md, text)
+    print(text)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
