@@ -1,13 +1,14 @@
 # Copyright (c) mmstim contributors. All rights reserved.
 """Shared set-up of the training and testing tools: distributed start on
 machines with or without GPUs, input checks with clear messages."""
+import argparse
 import os
 import os.path as osp
 from typing import Iterable, Optional
 
 import torch
 import torch.distributed as torch_dist
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
@@ -123,3 +124,121 @@ def check_data_roots(cfg: Config,
                 f'{key}: data_root {root!r} of dataset '
                 f'{dataset.get("type")} does not exist. Expected: {layout}. '
                 f'Set it with --cfg-options {key}.dataset.data_root=PATH.')
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    """Options every training and testing tool takes.
+
+    ``--work-dir``, ``--cfg-options``, ``--launcher``, ``--dist-backend``,
+    ``--trust-checkpoint`` and ``--local-rank``.
+    """
+    parser.add_argument(
+        '--work-dir',
+        help="where logs and checkpoints go (default: the config's "
+        'work_dir, else work_dirs/<config name>)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config entries, key=value with dotted keys; lists '
+        'as key="[a,b]"')
+    parser.add_argument(
+        '--launcher', choices=LAUNCHERS, default='none', help='job launcher')
+    parser.add_argument(
+        '--dist-backend',
+        choices=('nccl', 'gloo'),
+        default=None,
+        help='process-group backend; default nccl with GPUs, gloo without '
+        '(several processes on CPUs)')
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='load the checkpoint even if it holds pickled Python objects '
+        '(only for files you trust)')
+    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def add_train_args(parser: argparse.ArgumentParser) -> None:
+    """Options of the training tools: resume, AMP, lr scaling."""
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume from PATH; without PATH, from the latest checkpoint '
+        'of the work dir')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='automatic mixed precision (needs a CUDA GPU)')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the lr linearly with the total batch size')
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """The config with ``--cfg-options``, launcher and work dir applied."""
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        name = osp.splitext(osp.basename(args.config))[0]
+        cfg.work_dir = osp.join('./work_dirs', name)
+    if args.launcher != 'none':
+        use_cpu_model_wrapper(cfg)
+    return cfg
+
+
+def apply_train_args(cfg: Config, args: argparse.Namespace,
+                     safe_hook_type: str = 'SafeCheckpointHook') -> None:
+    """Apply ``--amp``, ``--auto-scale-lr`` and ``--resume`` to a config.
+
+    Also adds the safe checkpoint hook unless the config has it, so every
+    checkpoint loads with ``torch.load(weights_only=True)``.
+
+    Args:
+        cfg (Config): The training config, changed in place.
+        args (argparse.Namespace): Parsed with :func:`add_train_args`.
+        safe_hook_type (str): Registry name of ``SafeCheckpointHook`` in
+            the config's scope.
+
+    Raises:
+        RuntimeError: ``--amp`` without a CUDA GPU.
+        ValueError: ``--auto-scale-lr`` on a config without a base batch.
+        FileNotFoundError: ``--resume PATH`` names no file.
+    """
+    if args.amp:
+        check_amp_available()
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.auto_scale_lr:
+        if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
+            raise ValueError(f'--auto-scale-lr: {args.config} sets no '
+                             f'auto_scale_lr.base_batch_size.')
+        cfg.auto_scale_lr.enable = True
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        if not osp.isfile(args.resume):
+            raise FileNotFoundError(
+                f'--resume {args.resume}: no such checkpoint file.')
+        cfg.resume = True
+        cfg.load_from = args.resume
+    hooks = list(cfg.get('custom_hooks', []))
+    if not any(
+            str(hook.get('type')).endswith('SafeCheckpointHook')
+            for hook in hooks):
+        cfg.custom_hooks = hooks + [dict(type=safe_hook_type)]
+
+
+def close_distributed() -> None:
+    """Destroy the process group, if any, before the interpreter exits."""
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.destroy_process_group()

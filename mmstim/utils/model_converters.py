@@ -29,6 +29,8 @@ TORCHVISION_RESNETS = {
     ('Bottleneck', (3, 4, 23, 3)): 'resnet101',
     ('Bottleneck', (3, 8, 36, 3)): 'resnet152',
 }
+#: The classifier weights that become torchvision's ``fc``.
+FC_KEYS = ('head.fc.weight', 'head.fc.bias')
 TORCHVISION_ONLY = (
     'Only MMPretrain ResNet (v1.5, style="pytorch", plain 7x7 stem) '
     'classifiers with a GlobalAveragePooling neck and a LinearClsHead have a '
@@ -321,6 +323,11 @@ def torchvision_resnet_state_dict(
     result is checked against the torchvision ResNet of the same depth,
     names and shapes.
 
+    Note:
+        ``style='caffe'`` (stride in the first 1x1 convolution) cannot be
+        told from the weights; only convert ``ResNet`` with the default
+        ``style='pytorch'`` (ResNet v1.5, as torchvision).
+
     Args:
         state_dict (Mapping[str, Tensor]): An ``ImageClassifier``'s weights
             with ``ResNet``, ``GlobalAveragePooling`` and ``LinearClsHead``.
@@ -338,8 +345,7 @@ def torchvision_resnet_state_dict(
     _refuse_resnet_variants(backbone)
     others = [
         key for key in state_dict
-        if not key.startswith('backbone.') and key not in ('head.fc.weight',
-                                                           'head.fc.bias')
+        if not key.startswith('backbone.') and key not in FC_KEYS
     ]
     if others:
         raise ValueError(

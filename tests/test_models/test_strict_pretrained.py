@@ -45,12 +45,16 @@ def test_registered_in_the_root_registry():
     assert WEIGHT_INITIALIZERS.get('StrictPretrained') is StrictPretrainedInit
 
 
-def test_loads_exactly_through_init_weights(tmp_path):
-    path = tmp_path / 'r18.pth'
-    expected = save_classifier_checkpoint(path, depth=18)
+@pytest.mark.parametrize('depth', [18, 50])
+def test_loads_exactly_through_init_weights(tmp_path, depth):
+    path = tmp_path / f'r{depth}.pth'
+    expected = save_classifier_checkpoint(path, depth=depth)
     # MMDet's ResNet as a detector config builds it (frozen stage, eval BN)
     model = DetResNet(
-        depth=18, frozen_stages=1, norm_eval=True, init_cfg=strict_init(path))
+        depth=depth,
+        frozen_stages=1,
+        norm_eval=True,
+        init_cfg=strict_init(path))
     model.init_weights()
     loaded = model.state_dict()
     assert list(loaded) == list(expected)

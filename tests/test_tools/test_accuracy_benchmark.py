@@ -4,13 +4,25 @@ import importlib.util
 import json
 import os
 import os.path as osp
-import struct
+import re
 
 import numpy as np
 import pytest
+import torch
+
+from mmstim.testing.tiny_fashion_mnist import write_tiny_fashion_mnist
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 METHODS = ('baseline', 'droppath', 'st', 'stpp')
+
+
+@pytest.fixture(scope='module', autouse=True)
+def one_thread():
+    """Tiny batches run fastest on one thread, also on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def load_benchmark():
@@ -22,25 +34,6 @@ def load_benchmark():
     return module
 
 
-def write_idx(path, array, magic):
-    """Write an idx file of unsigned bytes (the format Fashion-MNIST uses)."""
-    with open(path, 'wb') as f:
-        f.write(struct.pack('>I', magic))
-        for dim in array.shape:
-            f.write(struct.pack('>I', dim))
-        f.write(array.astype(np.uint8).tobytes())
-
-
-def write_tiny_fashion_mnist(root, num_train=40, num_test=20, seed=0):
-    """Fashion-MNIST's four idx files with a few noisy 28x28 images."""
-    rng = np.random.default_rng(seed)
-    for split, count in (('train', num_train), ('t10k', num_test)):
-        labels = np.arange(count) % 10
-        images = rng.integers(0, 256, (count, 28, 28))
-        write_idx(osp.join(root, f'{split}-images-idx3-ubyte'), images, 2051)
-        write_idx(osp.join(root, f'{split}-labels-idx1-ubyte'), labels, 2049)
-
-
 @pytest.fixture(scope='module')
 def tool():
     return load_benchmark()
@@ -50,14 +43,26 @@ def tool():
 def quick_args(tmp_path):
     data_root = tmp_path / 'fashion_mnist'
     data_root.mkdir()
-    write_tiny_fashion_mnist(str(data_root))
+    write_tiny_fashion_mnist(str(data_root), num_train=24, num_test=10)
     out_json = tmp_path / 'results' / 'fashion_mnist.json'
     return [
         '--quick', '--data-root',
         str(data_root), '--work-dir',
         str(tmp_path / 'work_dirs'), '--out-json',
-        str(out_json)
+        str(out_json), '--recalibration-images', '8'
     ], out_json
+
+
+def started(output):
+    """The (method, seed) runs the benchmark said it trains."""
+    return re.findall(r'^training (\w+) seed (\d+) \.\.\.$', output,
+                      flags=re.M)
+
+
+def skipped(output):
+    """The (method, seed) runs the benchmark said it skipped."""
+    return re.findall(r'^skipped (\w+) seed (\d+): finished ', output,
+                      flags=re.M)
 
 
 def checkpoint_times(data):
@@ -70,7 +75,8 @@ def test_quick_mode_end_to_end_then_skips_finished_runs(
     args, out_json = quick_args
     assert tool.main(args) == 0
     first = capsys.readouterr().out
-    assert first.count('training ') == 4 and 'skipped' not in first
+    assert started(first) == [(m, '0') for m in METHODS]
+    assert skipped(first) == []
     data = json.loads(out_json.read_text())
     assert set(data) >= {'runs', 'methods', 'tuning', 'num_seeds',
                          'seeds_common_to_all_methods', 'excluded_runs'}
@@ -80,7 +86,7 @@ def test_quick_mode_end_to_end_then_skips_finished_runs(
     for method in METHODS:
         run = data['runs'][method]['0']
         assert run['settings']['epochs'] == 1
-        assert (run['train_images'], run['test_images']) == (40, 20)
+        assert (run['train_images'], run['test_images']) == (24, 10)
         assert osp.isfile(run['checkpoint'])
         assert len(run['subnets']) == 8  # 2 x 2 x 2 kept depths
         summary = data['methods'][method]
@@ -94,7 +100,7 @@ def test_quick_mode_end_to_end_then_skips_finished_runs(
             np.mean(subnets))
         assert summary['mean_subnet_top1_recalibrated_mean'] is not None
         assert (summary['epochs'], summary['train_size'],
-                summary['test_size']) == (1, 40, 20)
+                summary['test_size']) == (1, 24, 10)
         assert summary['wall_time_s_per_run'] > 0
     recipe = data['methods']['stpp']['recipe']
     assert recipe['distill_loss']['amplitude'] == 1.0
@@ -111,7 +117,8 @@ def test_quick_mode_end_to_end_then_skips_finished_runs(
 
     assert tool.main(args) == 0
     second = capsys.readouterr().out
-    assert second.count('skipped') == 4 and 'training ' not in second
+    assert skipped(second) == [(m, '0') for m in METHODS]
+    assert started(second) == []
     again = json.loads(out_json.read_text())
     assert again['runs'] == data['runs']
     assert checkpoint_times(again) == times
@@ -119,7 +126,7 @@ def test_quick_mode_end_to_end_then_skips_finished_runs(
     # other settings: the run is trained again and replaces the old one
     assert tool.main(args + ['--methods', 'baseline', '--epochs', '2']) == 0
     third = capsys.readouterr().out
-    assert 'training baseline seed 0' in third
+    assert started(third) == [('baseline', '0')]
     rerun = json.loads(out_json.read_text())['runs']['baseline']['0']
     assert rerun['settings']['epochs'] == 2
 
@@ -128,7 +135,8 @@ def fake_run(tool, args, method, seed, top1):
     return dict(
         settings=tool.run_settings(args, method), top1=top1,
         mean_subnet_top1=top1 - 10, mean_subnet_top1_recalibrated=top1 - 5,
-        wall_time_s=60.0, recipe={}, train_images=60000, test_images=10000)
+        train_time_s=50.0, wall_time_s=60.0, recipe={}, train_images=60000,
+        test_images=10000)
 
 
 def test_summary_uses_only_seeds_finished_for_every_method(tool, tmp_path):
@@ -161,7 +169,10 @@ def test_summary_uses_only_seeds_finished_for_every_method(tool, tmp_path):
     assert stpp['mean_subnet_top1_recalibrated_mean'] == pytest.approx(88.0)
     assert stpp['wall_time_s_total'] == 120.0
     table = tool.markdown(summary, args)
-    assert '91.00 ± 1.41' in table and '2 seed(s)' in table
+    row = '| baseline | `resnet14_baseline_fashion-mnist.py` | 91.00 ± 1.41 |'
+    assert row in table
+    assert '| 0.8 | 1.0 |' in table  # training and wall time (min)
+    assert '2 seed(s)' in table
     assert 'baseline seed 1' in table
 
 

@@ -3,7 +3,6 @@
 import importlib.util
 import json
 import os.path as osp
-import struct
 import uuid
 
 import numpy as np
@@ -20,6 +19,8 @@ from mmstim.analysis import (block_name, build_dataloader, droppable_blocks,
 from mmstim.analysis.cost import block_macs, count_macs, expected_cost_ratio
 from mmstim.models.subnets import (RandomSubnetResize, SubnetSampler,
                                    find_residual_stages, run_as_subnet)
+from mmstim.testing.tiny_fashion_mnist import (tiny_data_options,
+                                               write_tiny_fashion_mnist)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(REPO, 'configs', 'fashion_mnist')
@@ -27,6 +28,15 @@ ST = osp.join(CONFIGS, 'resnet14_st_fashion-mnist.py')
 BASELINE = osp.join(CONFIGS, 'resnet14_baseline_fashion-mnist.py')
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 EPOCHS = 3
+
+
+@pytest.fixture(scope='module', autouse=True)
+def one_thread():
+    """Tiny batches run fastest on one thread, also on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def load_tool(relative_path):
@@ -39,55 +49,10 @@ def load_tool(relative_path):
     return module
 
 
-def write_idx(path, array, magic):
-    """Write an idx file of unsigned bytes (the format Fashion-MNIST uses)."""
-    with open(path, 'wb') as f:
-        f.write(struct.pack('>I', magic))
-        for dim in array.shape:
-            f.write(struct.pack('>I', dim))
-        f.write(array.astype(np.uint8).tobytes())
-
-
-def stripes(period, vertical=False, checker=False):
-    """A 28x28 pattern of stripes (or squares) ``period`` pixels wide."""
-    rows, cols = np.mgrid[:28, :28] // period
-    if checker:
-        return (rows + cols) % 2
-    return (cols if vertical else rows) % 2
-
-
-#: Textures survive the random crop and flip of the training pipeline.
-TEXTURES = np.stack([
-    stripes(1), stripes(1, vertical=True), stripes(1, checker=True),
-    stripes(3), stripes(3, vertical=True)
-])
-
-
-def write_tiny_fashion_mnist(root, num_train=60, num_test=30, seed=0):
-    """A few dozen 28x28 images per split: 5 classes of noisy textures."""
-    rng = np.random.default_rng(seed)
-    for split, count in (('train', num_train), ('t10k', num_test)):
-        labels = np.arange(count) % len(TEXTURES)
-        noise = rng.integers(0, 256, (count, 28, 28))
-        images = 0.6 * 255 * TEXTURES[labels] + 0.4 * noise
-        write_idx(osp.join(root, f'{split}-images-idx3-ubyte'), images, 2051)
-        write_idx(osp.join(root, f'{split}-labels-idx1-ubyte'), labels, 2049)
-
-
-def tiny_options(data_root):
-    """Config overrides: the tiny data set, small batches, no workers."""
-    options = {}
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        options[f'{key}.dataset.data_root'] = data_root
-        options[f'{key}.num_workers'] = 0
-        options[f'{key}.batch_size'] = 16
-    return options
-
-
 def train_tiny(config, work_dir, data_root):
     """Train a config for a few epochs on the tiny data; return the ckpt."""
     cfg = Config.fromfile(config)
-    cfg.merge_from_dict(tiny_options(data_root))
+    cfg.merge_from_dict(tiny_data_options(data_root))
     cfg.work_dir = work_dir
     cfg.experiment_name = f'tiny_{uuid.uuid4().hex[:8]}'
     cfg.train_cfg.max_epochs = EPOCHS
@@ -351,7 +316,7 @@ def test_lesion_tool_matches_run_as_subnet(trained):
         assert [len(r['draws']) for r in run['random']] == [2, 2, 1]
         assert [r['exhaustive'] for r in run['random']] == [False, False, True]
         model, cfg = load_classifier(config, checkpoint,
-                                     tiny_options(trained['data_root']))
+                                     tiny_data_options(trained['data_root']))
         loader = build_dataloader(cfg, 'test_dataloader')
         stages = find_residual_stages(model.backbone)
         assert run['full']['top1'] == top1_accuracy(model, loader)

@@ -6,7 +6,8 @@
         [--config CONFIG --checkpoints CKPT [CKPT ...]]
         [--rule default|paper|'[[1,2],[1,2],[2]]'] [--max-subnets N]
         [--seed 0] [--recalibration-images 2000] [--split val|test]
-        [--data-root DIR] [--num-workers N] [--cfg-options KEY=VALUE ...]
+        [--data-root DIR] [--num-workers N] [--threads N]
+        [--cfg-options KEY=VALUE ...]
         [--out-json subnets.json] [--out-png subnets.png]
         [--x depth|macs|flops]
 
@@ -24,6 +25,7 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
+import torch
 from mmengine.config import Config, DictAction
 
 import mmstim  # noqa: F401  (registers the components)
@@ -70,6 +72,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--data-root', help="data_root of every loader's dataset")
     parser.add_argument('--num-workers', type=int, default=None)
+    parser.add_argument(
+        '--threads', type=int,
+        help="torch's intra-op threads (default: torch's choice)")
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config entries of every run')
@@ -158,6 +163,7 @@ def plot(runs: List[dict], path: str, x: str = 'depth') -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     label, value = X_AXES[x]
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
@@ -181,6 +187,8 @@ def plot(runs: List[dict], path: str, x: str = 'depth') -> None:
                    color=color, edgecolors='black', zorder=3)
     ax.scatter([], [], marker='*', s=120, color='white', edgecolors='black',
                label='full network')
+    if x == 'depth':
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(label)
     ax.set_ylabel('top-1 accuracy (%)')
     ax.set_title('Subnet accuracy')
@@ -217,6 +225,8 @@ def print_table(runs: List[dict]) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     try:
         specs = run_specs(args)
     except ValueError as error:

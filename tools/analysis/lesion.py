@@ -4,7 +4,7 @@
     python tools/analysis/lesion.py
         --runs CONFIG:CHECKPOINT[:LABEL] [CONFIG:CHECKPOINT[:LABEL] ...]
         [--max-k K] [--draws 5] [--seed 0] [--recalibration-images 0]
-        [--split val|test] [--data-root DIR] [--num-workers N]
+        [--split val|test] [--data-root DIR] [--num-workers N] [--threads N]
         [--cfg-options KEY=VALUE ...]
         [--out-json lesion.json] [--out-png lesion.png]
 
@@ -21,6 +21,7 @@ import os.path as osp
 import sys
 from typing import List
 
+import torch
 from mmengine.config import DictAction
 
 import mmstim  # noqa: F401  (registers the components)
@@ -47,6 +48,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--data-root', help="data_root of every loader's dataset")
     parser.add_argument('--num-workers', type=int, default=None)
+    parser.add_argument(
+        '--threads', type=int,
+        help="torch's intra-op threads (default: torch's choice)")
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config entries of every run')
@@ -121,13 +125,16 @@ def print_table(runs: List[dict]) -> None:
             print(f'| {run["label"]} | {e["names"][0]} | {e["top1"]:.2f} | '
                   f'{e["drop"]:.2f} |')
         for r in run['random']:
-            print(f'| {run["label"]} | {r["k"]} at random '
-                  f'({len(r["draws"])} draws) | {r["mean_top1"]:.2f} '
-                  f'± {r["std_top1"]:.2f} | |')
+            sets = (f'all {len(r["draws"])} sets' if r['exhaustive'] else
+                    f'{len(r["draws"])} random sets')
+            print(f'| {run["label"]} | {r["k"]} blocks ({sets}) | '
+                  f'{r["mean_top1"]:.2f} ± {r["std_top1"]:.2f} | |')
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     for text in args.runs:
         try:
             spec = parse_run_spec(text)
