@@ -2,7 +2,8 @@
 # Source: "Stimulative Training++: Go Beyond The Performance Limits of
 # Residual Networks" (arXiv 2305.02507) and the authors' public code.
 # Published top-1: 80.50% (vs 76.55% for MMPretrain's resnet50_8xb32_in1k).
-# 8 GPUs x 64 images: bash tools/dist_train.sh configs/resnet50_stim_imagenet.py 8
+# 8 GPUs x 64 images:
+#   bash tools/dist_train.sh configs/resnet50_stim_imagenet.py 8
 # 6 subnets per iteration from the published ResNet-50 space ('paper').
 _base_ = [
     './_base_/models/resnet50_stim.py',

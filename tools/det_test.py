@@ -9,21 +9,18 @@ Examples:
     bash tools/dist_det_test.sh CONFIG CHECKPOINT 8
 """
 import argparse
-import os
-import os.path as osp
 from typing import Dict, List, Optional
 
 from mmdet.evaluation import DumpDetResults
-import torch.distributed as torch_dist
 from mmdet.registry import RUNNERS
 from mmdet.utils import register_all_modules, setup_cache_size_limit_of_dynamo
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner
 
 import mmstim  # noqa: F401  (registers StrictPretrained)
 from mmstim.utils.checkpoint import register_safe_checkpoint_loader
-from mmstim.utils.launch import (LAUNCHERS, init_distributed,
-                                 use_cpu_model_wrapper)
+from mmstim.utils.launch import (add_common_args, close_distributed,
+                                 init_distributed, load_config)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -40,35 +37,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', help='detector checkpoint')
     parser.add_argument(
-        '--work-dir',
-        help='directory for logs and metrics (default: the config\'s '
-        'work_dir, else work_dirs/<config name>)')
-    parser.add_argument(
         '--out', help='also dump the predictions to this .pkl file')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config entries, key=value with dotted keys; lists '
-        'as key="[a,b]"')
-    parser.add_argument(
-        '--launcher', choices=LAUNCHERS, default='none', help='job launcher')
-    parser.add_argument(
-        '--dist-backend',
-        choices=('nccl', 'gloo'),
-        default=None,
-        help='process-group backend; default nccl with GPUs, gloo without')
-    parser.add_argument(
-        '--trust-checkpoint',
-        action='store_true',
-        help='load the checkpoint even if it holds pickled Python objects '
-        '(only for files you trust)')
-    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_common_args(parser)
     args = parser.parse_args(argv)
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         parser.error(f'--out must name a .pkl file, got {args.out!r}')
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 
 
@@ -81,18 +54,8 @@ def build_config(args: argparse.Namespace) -> Config:
     Returns:
         Config: The test config, loading ``args.checkpoint``.
     """
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        name = osp.splitext(osp.basename(args.config))[0]
-        cfg.work_dir = osp.join('./work_dirs', name)
+    cfg = load_config(args)
     cfg.load_from = args.checkpoint
-    if args.launcher != 'none':
-        use_cpu_model_wrapper(cfg)
     return cfg
 
 
@@ -122,12 +85,6 @@ def build_runner(cfg: Config,
     if out is not None:
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=out))
     return runner
-
-
-def close_distributed() -> None:
-    """Destroy the process group, if any, before the interpreter exits."""
-    if torch_dist.is_available() and torch_dist.is_initialized():
-        torch_dist.destroy_process_group()
 
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, float]:

@@ -8,20 +8,18 @@ Examples:
     bash tools/dist_det_train.sh CONFIG 8
 """
 import argparse
-import os
-import os.path as osp
 from typing import List, Optional
 
-import torch.distributed as torch_dist
 from mmdet.registry import RUNNERS
 from mmdet.utils import register_all_modules, setup_cache_size_limit_of_dynamo
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner
 
 import mmstim  # noqa: F401  (registers StrictPretrained)
 from mmstim.utils.checkpoint import register_safe_checkpoint_loader
-from mmstim.utils.launch import (LAUNCHERS, check_amp_available,
-                                 init_distributed, use_cpu_model_wrapper)
+from mmstim.utils.launch import (add_common_args, add_train_args,
+                                 apply_train_args, close_distributed,
+                                 init_distributed, load_config)
 
 #: Saves checkpoints that load with ``torch.load(weights_only=True)``; it is
 #: registered in MMPretrain's scope, hence the prefix in MMDet's scope.
@@ -38,44 +36,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         argparse.Namespace: The parsed arguments.
     """
     parser = argparse.ArgumentParser(description='Train an MMDet detector')
-    parser.add_argument('config', help='config file')
-    parser.add_argument(
-        '--work-dir',
-        help='directory for logs and checkpoints (default: the config\'s '
-        'work_dir, else work_dirs/<config name>)')
-    parser.add_argument(
-        '--amp',
-        action='store_true',
-        help='automatic mixed precision (AmpOptimWrapper, needs CUDA)')
-    parser.add_argument(
-        '--resume',
-        nargs='?',
-        const='auto',
-        help='resume from this checkpoint, or with no value from the latest '
-        'checkpoint in the work directory')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config entries, key=value with dotted keys, e.g. '
-        'model.backbone.init_cfg.checkpoint=PATH; lists as key="[a,b]"')
-    parser.add_argument(
-        '--launcher', choices=LAUNCHERS, default='none', help='job launcher')
-    parser.add_argument(
-        '--dist-backend',
-        choices=('nccl', 'gloo'),
-        default=None,
-        help='process-group backend; default nccl with GPUs, gloo without')
-    parser.add_argument(
-        '--trust-checkpoint',
-        action='store_true',
-        help='load the --resume / load_from file even if it holds pickled '
-        'Python objects (only for files you trust)')
-    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    parser.add_argument('config', help='detector config file')
+    add_common_args(parser)
+    add_train_args(parser)
+    return parser.parse_args(argv)
 
 
 def build_config(args: argparse.Namespace) -> Config:
@@ -88,53 +52,10 @@ def build_config(args: argparse.Namespace) -> Config:
 
     Returns:
         Config: The training config.
-
-    Raises:
-        RuntimeError: ``--amp`` was given but CUDA is not available.
     """
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.work_dir = resolve_work_dir(cfg, args.config, args.work_dir)
-    if args.amp:
-        check_amp_available()
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.loss_scale = 'dynamic'
-    if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
-    elif args.resume is not None:
-        cfg.resume = True
-        cfg.load_from = args.resume
-    hooks = list(cfg.get('custom_hooks', []))
-    if not any(
-            str(hook.get('type')).endswith('SafeCheckpointHook')
-            for hook in hooks):
-        cfg.custom_hooks = hooks + [dict(type=SAFE_CHECKPOINT_HOOK)]
-    if args.launcher != 'none':
-        use_cpu_model_wrapper(cfg)
+    cfg = load_config(args)
+    apply_train_args(cfg, args, safe_hook_type=SAFE_CHECKPOINT_HOOK)
     return cfg
-
-
-def resolve_work_dir(cfg: Config, config_path: str,
-                     work_dir: Optional[str]) -> str:
-    """The work directory: the command line's, the config's, or a default.
-
-    Args:
-        cfg (Config): The config.
-        config_path (str): Its path; its name is the default's last part.
-        work_dir (str, optional): ``--work-dir``.
-
-    Returns:
-        str: The work directory.
-    """
-    if work_dir is not None:
-        return work_dir
-    if cfg.get('work_dir') is not None:
-        return cfg.work_dir
-    name = osp.splitext(osp.basename(config_path))[0]
-    return osp.join('./work_dirs', name)
 
 
 def build_runner(cfg: Config, trust_checkpoint: bool = False) -> Runner:
@@ -160,12 +81,6 @@ def build_runner(cfg: Config, trust_checkpoint: bool = False) -> Runner:
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)
-
-
-def close_distributed() -> None:
-    """Destroy the process group, if any, before the interpreter exits."""
-    if torch_dist.is_available() and torch_dist.is_initialized():
-        torch_dist.destroy_process_group()
 
 
 def main(argv: Optional[List[str]] = None) -> None:

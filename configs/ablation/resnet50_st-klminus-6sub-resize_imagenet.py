@@ -3,4 +3,6 @@
 # recipe: ../resnet50_stim_imagenet.py (published 80.50% top-1).
 _base_ = ['./resnet50_st-klminus-6sub_imagenet.py']
 
-model = dict(subnet_resize=dict(type='RandomSubnetResize', min_scale=0.43))
+model = dict(
+    subnet_resize=dict(
+        _delete_=True, type='RandomSubnetResize', min_scale=0.43))

@@ -1,5 +1,6 @@
 # Copyright (c) mmstim contributors. All rights reserved.
 """Small models and batches for tests and quick checks."""
+import uuid
 from typing import Optional, Sequence
 
 import torch
@@ -182,5 +183,7 @@ def tiny_runner_kwargs(work_dir: str,
                 type='CheckpointHook', interval=checkpoint_interval,
                 by_epoch=False)),
         randomness=dict(seed=seed),
+        # message hubs and loggers are per experiment name: keep runs apart
+        experiment_name=f'tiny_{uuid.uuid4().hex[:12]}',
         default_scope='mmpretrain',
         log_level='WARNING')

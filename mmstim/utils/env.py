@@ -1,5 +1,6 @@
 # Copyright (c) mmstim contributors. All rights reserved.
-"""Checks of the installed OpenMMLab stack, with messages that say how to fix it."""
+"""Checks of the installed OpenMMLab stack, with messages that say how to
+fix it."""
 from importlib import metadata
 from typing import Dict, Optional
 
@@ -9,10 +10,11 @@ MMCV_MIN = '2.0.0'
 MMCV_MAX = '2.2.0'  # exclusive: MMDet 3.3 refuses mmcv >= 2.2.0
 
 MMCV_FIX = (
-    'Install mmcv>=2.0.0,<2.2.0 with its compiled ops: run `make setup` in the '
-    'mmstim repository (it builds mmcv 2.1.0 from source), or, where '
-    "OpenMMLab's wheel index is reachable, `mim install \"mmcv>=2.0.0,<2.2.0\"`. "
-    'Remove mmcv-lite first (`pip uninstall mmcv-lite`): it has no ops.')
+    'Install mmcv>=2.0.0,<2.2.0 with its compiled ops: run `make setup` in '
+    'the mmstim repository (it builds mmcv 2.1.0 from source), or, where '
+    "OpenMMLab's wheel index is reachable, "
+    '`mim install "mmcv>=2.0.0,<2.2.0"`. Remove mmcv-lite first '
+    '(`pip uninstall mmcv-lite`): it has no ops.')
 
 
 def _installed(distribution: str) -> Optional[str]:

@@ -30,8 +30,7 @@ from mmengine.optim import AmpOptimWrapper, OptimWrapper
 import mmstim  # noqa: F401
 from mmstim.analysis.cost import expected_cost_ratio
 from mmstim.models import StimulativeClassifier
-from mmstim.models.subnets import (RandomSubnetResize, SubnetSampler,
-                                   frozen_bn_statistics)
+from mmstim.models.subnets import SubnetSampler, frozen_bn_statistics
 from mmstim.testing import fake_batch
 
 VARIANTS = ('plain', 'st', 'stpp', 'stpp_sum')

@@ -1,0 +1,14 @@
+# Copyright (c) mmstim contributors. All rights reserved.
+import pytest
+from mmengine.registry import DefaultScope
+
+
+@pytest.fixture(autouse=True)
+def mmpretrain_default_scope():
+    """Run every test in MMPretrain's scope and drop the scopes it set.
+
+    A Runner built from an MMDet config makes ``mmdet`` the process's default
+    scope; without this, later tests would build MMPretrain models there.
+    """
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        yield
