@@ -1,5 +1,6 @@
 # Copyright (c) mmstim contributors. All rights reserved.
 import pytest
+import torch
 from mmengine.registry import DefaultScope
 
 
@@ -12,3 +13,12 @@ def mmpretrain_default_scope():
     """
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         yield
+
+
+@pytest.fixture(scope='module')
+def one_torch_thread():
+    """Tiny batches run fastest on one thread, also on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

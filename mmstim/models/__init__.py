@@ -9,4 +9,5 @@ __all__ = [
     'SubnetSampler', 'StimulativeDDP'
 ]
 from .initializers import StrictPretrainedInit  # noqa: E402
+
 __all__ += ['StrictPretrainedInit']

@@ -1,8 +1,7 @@
 # Copyright (c) mmstim contributors. All rights reserved.
 from .checkpoint import (UnsafeCheckpointError, find_unsafe_objects,
                          from_weights_only_safe, load_checkpoint_file,
-                         register_safe_checkpoint_loader,
-                         to_weights_only_safe)
+                         register_safe_checkpoint_loader, to_weights_only_safe)
 from .env import check_mmcv, collect_versions
 
 __all__ = [

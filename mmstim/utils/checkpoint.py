@@ -18,8 +18,7 @@ import os
 import os.path as osp
 import pickle
 from collections import Counter, OrderedDict
-from typing import (Any, Callable, Dict, Iterable, List, Optional, Set,
-                    Union)
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Union
 
 import numpy as np
 import torch

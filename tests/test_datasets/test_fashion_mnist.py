@@ -10,10 +10,10 @@ import warnings
 import numpy as np
 import pytest
 
-from mmstim.datasets import fashion_mnist as fm
 from mmstim.datasets import (DataPreparationError, MD5MismatchWarning,
-                             check_prepared, prepare_fashion_mnist,
-                             verify_idx_file)
+                             check_prepared)
+from mmstim.datasets import fashion_mnist as fm
+from mmstim.datasets import prepare_fashion_mnist, verify_idx_file
 
 COUNTS = {'train': 5, 'test': 3}
 NAMES = sorted(fm.FILES)

@@ -20,11 +20,12 @@ from torch.utils.data import Dataset
 
 import mmstim  # noqa: F401  (registers SafeCheckpointHook)
 from mmstim.engine.hooks import SafeCheckpointHook
-from mmstim.utils import (UnsafeCheckpointError, find_unsafe_objects,
-                          from_weights_only_safe, load_checkpoint_file,
+from mmstim.utils import UnsafeCheckpointError
+from mmstim.utils import checkpoint as checkpoint_utils
+from mmstim.utils import (find_unsafe_objects, from_weights_only_safe,
+                          load_checkpoint_file,
                           register_safe_checkpoint_loader,
                           to_weights_only_safe)
-from mmstim.utils import checkpoint as checkpoint_utils
 
 MAX_ITERS = 6
 RESUME_ITER = 3

@@ -8,21 +8,13 @@ import re
 
 import numpy as np
 import pytest
-import torch
 
 from mmstim.testing.tiny_fashion_mnist import write_tiny_fashion_mnist
 
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 METHODS = ('baseline', 'droppath', 'st', 'stpp')
-
-
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """Tiny batches run fastest on one thread, also on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def load_benchmark():

@@ -22,21 +22,14 @@ from mmstim.models.subnets import (RandomSubnetResize, SubnetSampler,
 from mmstim.testing.tiny_fashion_mnist import (tiny_data_options,
                                                write_tiny_fashion_mnist)
 
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(REPO, 'configs', 'fashion_mnist')
 ST = osp.join(CONFIGS, 'resnet14_st_fashion-mnist.py')
 BASELINE = osp.join(CONFIGS, 'resnet14_baseline_fashion-mnist.py')
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 EPOCHS = 3
-
-
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """Tiny batches run fastest on one thread, also on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def load_tool(relative_path):

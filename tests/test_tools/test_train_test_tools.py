@@ -121,10 +121,10 @@ def test_test_tool_writes_metrics(tmp_path, checkpoint, data_root):
     with open(out) as f:
         metrics = json.load(f)['metrics']
 
-    import mmstim  # noqa: F401
     from mmengine.config import Config
     from mmengine.runner import Runner
 
+    import mmstim  # noqa: F401
     from mmstim.analysis import top1_accuracy
     cfg = Config.fromfile(config)
     cfg.merge_from_dict(tiny_data_options(data_root, batch_size=8))

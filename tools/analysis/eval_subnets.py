@@ -25,14 +25,15 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 import mmstim  # noqa: F401  (registers the components)
 from mmstim.analysis import (RunSpec, annotate_macs, data_root_options,
                              input_shape, load_run, mean_subnet_accuracy,
                              parse_run_spec, subnet_accuracies,
                              subnets_of_rule)
+from mmstim.analysis.cli import (add_data_and_output_args, apply_threads,
+                                 write_results)
 from mmstim.analysis.cost import block_macs
 from mmstim.models.subnets import SubnetSampler, find_residual_stages
 
@@ -68,20 +69,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--recalibration-images', type=int, default=2000,
         help='training images for the BN recalibration of each subnet '
         '(0: none)')
-    parser.add_argument('--split', choices=('val', 'test'), default='val')
-    parser.add_argument(
-        '--data-root', help="data_root of every loader's dataset")
-    parser.add_argument('--num-workers', type=int, default=None)
-    parser.add_argument(
-        '--threads', type=int,
-        help="torch's intra-op threads (default: torch's choice)")
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config entries of every run')
-    parser.add_argument(
-        '--out-json', default='work_dirs/analysis/eval_subnets.json')
-    parser.add_argument(
-        '--out-png', default='work_dirs/analysis/eval_subnets.png')
+    add_data_and_output_args(parser, 'eval_subnets')
     parser.add_argument('--x', choices=tuple(X_AXES), default='depth')
     return parser.parse_args(argv)
 
@@ -225,8 +213,7 @@ def print_table(runs: List[dict]) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_threads(args)
     try:
         specs = run_specs(args)
     except ValueError as error:
@@ -243,9 +230,7 @@ def main(argv=None) -> int:
         rule=args.rule, max_subnets=args.max_subnets, seed=args.seed,
         recalibration_images=args.recalibration_images, split=args.split,
         data_root=args.data_root)
-    os.makedirs(osp.dirname(osp.abspath(args.out_json)), exist_ok=True)
-    with open(args.out_json, 'w') as f:
-        json.dump(dict(settings=settings, runs=runs), f, indent=2)
+    write_results(args.out_json, settings, runs)
     plot(runs, args.out_png, args.x)
     print(f'wrote {args.out_json} and {args.out_png}')
     return 0

@@ -15,18 +15,16 @@ each, or every combination when there are no more). A network whose blocks
 do not loaf loses more when one is deleted.
 """
 import argparse
-import json
 import os
 import os.path as osp
 import sys
 from typing import List
 
-import torch
-from mmengine.config import DictAction
-
 import mmstim  # noqa: F401  (registers the components)
 from mmstim.analysis import (data_root_options, lesion_study, load_run,
                              parse_run_spec)
+from mmstim.analysis.cli import (add_data_and_output_args, apply_threads,
+                                 write_results)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -44,18 +42,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--recalibration-images', type=int, default=0,
         help='recalibrate BN on this many training images for every '
         'lesioned network (0: none)')
-    parser.add_argument('--split', choices=('val', 'test'), default='val')
-    parser.add_argument(
-        '--data-root', help="data_root of every loader's dataset")
-    parser.add_argument('--num-workers', type=int, default=None)
-    parser.add_argument(
-        '--threads', type=int,
-        help="torch's intra-op threads (default: torch's choice)")
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config entries of every run')
-    parser.add_argument('--out-json', default='work_dirs/analysis/lesion.json')
-    parser.add_argument('--out-png', default='work_dirs/analysis/lesion.png')
+    add_data_and_output_args(parser, 'lesion')
     return parser.parse_args(argv)
 
 
@@ -133,8 +120,7 @@ def print_table(runs: List[dict]) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_threads(args)
     for text in args.runs:
         try:
             spec = parse_run_spec(text)
@@ -150,9 +136,7 @@ def main(argv=None) -> int:
     settings = dict(max_k=args.max_k, draws=args.draws, seed=args.seed,
                     recalibration_images=args.recalibration_images,
                     split=args.split, data_root=args.data_root)
-    os.makedirs(osp.dirname(osp.abspath(args.out_json)), exist_ok=True)
-    with open(args.out_json, 'w') as f:
-        json.dump(dict(settings=settings, runs=runs), f, indent=2)
+    write_results(args.out_json, settings, runs)
     plot(runs, args.out_png)
     print(f'wrote {args.out_json} and {args.out_png}')
     return 0
