@@ -26,11 +26,12 @@ import time
 
 import torch
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
+from mmpretrain.registry import MODELS
 
 import mmstim  # noqa: F401
 from mmstim.analysis.cost import expected_cost_ratio
-from mmstim.models import StimulativeClassifier
-from mmstim.models.subnets import SubnetSampler, frozen_bn_statistics
+from mmstim.models.subnets import (SubnetSampler, find_residual_stages,
+                                   frozen_bn_statistics)
 from mmstim.testing import fake_batch
 
 VARIANTS = ('plain', 'st', 'stpp', 'stpp_sum')
@@ -52,21 +53,26 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build_model(args, variant: str) -> StimulativeClassifier:
+def build_model(args, variant: str) -> torch.nn.Module:
+    """The plain ImageClassifier or the StimulativeClassifier of a variant."""
     stpp = variant in ('stpp', 'stpp_sum')
-    model = StimulativeClassifier(
+    cfg = dict(
+        type='ImageClassifier',
         backbone=dict(type='ResNet', depth=args.depth),
         neck=dict(type='GlobalAveragePooling'),
         head=dict(type='LinearClsHead', num_classes=1000,
                   in_channels=512 if args.depth < 50 else 2048),
-        distill_loss=dict(type='KLDirectionLoss',
-                          normalize='layernorm' if stpp else None),
-        subnet_resize=dict(type='RandomSubnetResize') if stpp else None,
-        normalize_main_logits=stpp,
         data_preprocessor=dict(type='ClsDataPreprocessor',
                                mean=[123.675, 116.28, 103.53],
                                std=[58.395, 57.12, 57.375]))
-    return model
+    if variant != 'plain':
+        cfg.update(
+            type='StimulativeClassifier',
+            distill_loss=dict(type='KLDirectionLoss',
+                              normalize='layernorm' if stpp else None),
+            subnet_resize=dict(type='RandomSubnetResize') if stpp else None,
+            normalize_main_logits=stpp)
+    return MODELS.build(cfg)
 
 
 def variant_settings(args, variant: str):
@@ -109,17 +115,16 @@ def run_variant(args) -> dict:
     wrapper = (AmpOptimWrapper(optimizer=optimizer)
                if device.type == 'cuda' else OptimWrapper(optimizer))
     rule, num_subnets = variant_settings(args, variant)
-    sampler = SubnetSampler(model.residual_stages, rule)
+    sampler = SubnetSampler(find_residual_stages(model.backbone), rule)
     batch = fake_batch(args.batch_size, args.image_size, num_classes=1000)
     times = []
     for iteration in range(args.warmup + args.iters):
-        model.subnets = sampler.draw_iteration(0, iteration, num_subnets)
+        if variant != 'plain':
+            model.subnets = sampler.draw_iteration(0, iteration, num_subnets)
         if device.type == 'cuda':
             torch.cuda.synchronize()
         start = time.perf_counter()
-        if variant == 'plain':
-            super(StimulativeClassifier, model).train_step(batch, wrapper)
-        elif variant == 'stpp_sum':
+        if variant == 'stpp_sum':
             sum_then_backward_step(model, batch, wrapper)
         else:
             model.train_step(batch, wrapper)
@@ -138,11 +143,11 @@ def run_variant(args) -> dict:
 def theoretical_ratios(args) -> dict:
     ratios = {}
     for variant in VARIANTS:
-        model = build_model(args, variant)
         rule, num_subnets = variant_settings(args, variant)
         if num_subnets == 0:
             ratios[variant] = 1.0
             continue
+        model = build_model(args, variant)
         result = expected_cost_ratio(
             model, SubnetSampler(model.residual_stages, rule), num_subnets,
             args.image_size, model.subnet_resize)
@@ -162,9 +167,14 @@ def main(argv=None) -> int:
     forwarded = [a for a in (argv if argv is not None else sys.argv[1:])]
     results = {}
     for variant in VARIANTS:
-        out = subprocess.run(
+        child = subprocess.run(
             [sys.executable, osp.abspath(__file__), *forwarded, '--variant',
-             variant], check=True, capture_output=True, text=True).stdout
+             variant], capture_output=True, text=True)
+        if child.returncode != 0:
+            print(f'error: variant {variant} failed:\n{child.stderr[-2000:]}',
+                  file=sys.stderr)
+            return 1
+        out = child.stdout
         results[variant] = json.loads(out.strip().splitlines()[-1])
         print(f'{variant}: {results[variant]}', file=sys.stderr)
     theory = theoretical_ratios(args)
