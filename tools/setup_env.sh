@@ -101,9 +101,11 @@ if [ "$(installed_version mmpretrain)" != "$MMPRETRAIN_VERSION" ] || \
 fi
 
 step "6/7 mmstim (editable, with its test extra)"
-if ! py -c "import mmstim" 2>/dev/null || [ "$REPO_ROOT/setup.cfg" -nt "$VENV/.mmstim-installed" ]; then
+if [ -z "$(installed_version mmstim)" ] || [ ! -f "$VENV/.mmstim-installed" ] || \
+   [ "$REPO_ROOT/setup.cfg" -nt "$VENV/.mmstim-installed" ] || \
+   [ "$(cat "$VENV/.mmstim-installed")" != "$REPO_ROOT" ]; then
   pip_install -e "$REPO_ROOT[tests]"
-  touch "$VENV/.mmstim-installed"
+  echo "$REPO_ROOT" > "$VENV/.mmstim-installed"
 fi
 
 step "7/7 checking the environment"
