@@ -26,6 +26,9 @@ MMCV_VERSION=2.1.0
 MMPRETRAIN_VERSION=1.2.0
 MMDET_VERSION=3.3.0
 SETUPTOOLS_FOR_MMCV='setuptools>=69,<70'
+# torch 2.14 needs setuptools>=77.0.3; MMEngine 0.10.7 imports pkg_resources,
+# which setuptools 81 removes.
+SETUPTOOLS_RUNTIME='setuptools>=77.0.3,<81'
 
 STEP="start"
 trap 'echo "[setup] FAILED at step: $STEP (see the output above). Re-run \`make setup\` after fixing it; finished steps are skipped." >&2' ERR
@@ -96,8 +99,11 @@ fi
 
 step "5/7 mmpretrain $MMPRETRAIN_VERSION + mmdet $MMDET_VERSION"
 if [ "$(installed_version mmpretrain)" != "$MMPRETRAIN_VERSION" ] || \
-   [ "$(installed_version mmdet)" != "$MMDET_VERSION" ]; then
-  pip_install "mmpretrain==$MMPRETRAIN_VERSION" "mmdet==$MMDET_VERSION"
+   [ "$(installed_version mmdet)" != "$MMDET_VERSION" ] || \
+   ! py -W ignore -c "import pkg_resources, sys; import setuptools as s; \
+sys.exit(int(s.__version__.split('.')[0]) < 77)" 2>/dev/null; then
+  pip_install "mmpretrain==$MMPRETRAIN_VERSION" "mmdet==$MMDET_VERSION" \
+    "$SETUPTOOLS_RUNTIME"
 fi
 
 step "6/7 mmstim (editable, with its test extra)"

@@ -181,6 +181,10 @@ class StimulativeClassifier(ImageClassifier):
         """
         if self.subnets is None:
             raise RuntimeError(NOT_SET_MESSAGE)
+        if not isinstance(optim_wrapper, OptimWrapper):
+            raise TypeError(
+                f'StimulativeClassifier trains with one OptimWrapper (or '
+                f'AmpOptimWrapper); got {type(optim_wrapper).__name__}.')
         start_count = optim_wrapper._inner_count
         with optim_wrapper.optim_context(self):
             data = self.data_preprocessor(data, True)

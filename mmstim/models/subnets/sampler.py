@@ -72,10 +72,11 @@ class SubnetSampler:
 
     Examples:
         >>> from mmpretrain.models import ResNet
+        >>> from mmstim.models.subnets import find_residual_stages
         >>> stages = find_residual_stages(ResNet(depth=50))
         >>> sampler = SubnetSampler(stages, rule='paper')
         >>> sampler.draw(seed=0, iteration=10, k=0).depths
-        (3, 4, 3, 3)
+        (3, 3, 4, 3)
     """
 
     def __init__(self,
