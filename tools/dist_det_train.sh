@@ -1,32 +1,10 @@
 #!/usr/bin/env bash
 # Copyright (c) mmstim contributors. All rights reserved.
-# Multi-GPU detector training with torchrun
-# (python -m torch.distributed.run; set PYTHON to choose the interpreter).
-# Usage: bash tools/dist_det_train.sh CONFIG GPUS [det_train.py ARGS]
-# Without GPUs add --dist-backend gloo (CPU processes).
-# Multi-node: set NNODES, NODE_RANK, MASTER_ADDR and PORT on every node.
+# Train a detector on several GPUs (or CPU processes) of one machine.
+#   bash tools/dist_det_train.sh CONFIG GPUS [ARGS of tools/det_train.py]
+# Several machines: NNODES, NODE_RANK, MASTER_ADDR, PORT (tools/dist_launch.sh).
 set -euo pipefail
-
 if [ $# -lt 2 ]; then
-    echo "usage: $0 CONFIG GPUS [ARGS]" >&2
-    exit 2
+  echo "usage: $0 CONFIG GPUS [ARGS of tools/det_train.py]" >&2; exit 2
 fi
-CONFIG=$1
-GPUS=$2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
-PYTHON=${PYTHON:-python}
-TOOLS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-
-PYTHONPATH="${TOOLS_DIR}/..${PYTHONPATH:+:${PYTHONPATH}}" \
-"${PYTHON}" -m torch.distributed.run \
-    --nnodes="${NNODES}" \
-    --node_rank="${NODE_RANK}" \
-    --master_addr="${MASTER_ADDR}" \
-    --master_port="${PORT}" \
-    --nproc_per_node="${GPUS}" \
-    "${TOOLS_DIR}/det_train.py" \
-    "${CONFIG}" \
-    --launcher pytorch "${@:3}"
+exec bash "$(dirname "${BASH_SOURCE[0]}")/dist_launch.sh" det_train.py "$2" "$1" "${@:3}"

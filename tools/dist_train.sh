@@ -1,30 +1,10 @@
 #!/usr/bin/env bash
-# Train on several GPUs (or CPU processes) of one machine with torchrun.
+# Copyright (c) mmstim contributors. All rights reserved.
+# Train on several GPUs (or CPU processes) of one machine.
 #   bash tools/dist_train.sh CONFIG GPUS [ARGS of tools/train.py]
-# Without GPUs the processes use the gloo backend (--dist-backend gloo).
-# Environment: NNODES, NODE_RANK, PORT, MASTER_ADDR for several machines.
+# Several machines: NNODES, NODE_RANK, MASTER_ADDR, PORT (tools/dist_launch.sh).
 set -euo pipefail
 if [ $# -lt 2 ]; then
   echo "usage: $0 CONFIG GPUS [ARGS of tools/train.py]" >&2; exit 2
 fi
-CONFIG=$1
-GPUS=$2
-shift 2
-if ! [[ "$GPUS" =~ ^[1-9][0-9]*$ ]]; then
-  echo "error: GPUS must be a positive integer, got '$GPUS'" >&2; exit 2
-fi
-PYTHON=${PYTHON:-python}
-AVAILABLE=$($PYTHON -c 'import torch; print(torch.cuda.device_count())')
-if [ "$AVAILABLE" -gt 0 ] && [ "$GPUS" -gt "$AVAILABLE" ]; then
-  echo "error: asked for $GPUS GPUs, this machine has $AVAILABLE" >&2; exit 2
-fi
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
-DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-PYTHONPATH="$DIR/..:${PYTHONPATH:-}" \
-$PYTHON -m torch.distributed.run \
-    --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$GPUS" --master_port="$PORT" \
-    "$DIR/train.py" "$CONFIG" --launcher pytorch "$@"
+exec bash "$(dirname "${BASH_SOURCE[0]}")/dist_launch.sh" train.py "$2" "$1" "${@:3}"
