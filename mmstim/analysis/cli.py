@@ -51,3 +51,12 @@ def write_results(path: str, settings: dict, runs: list) -> None:
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     with open(path, 'w') as f:
         json.dump(dict(settings=settings, runs=runs), f, indent=2)
+
+
+def save_figure(fig, path: str) -> None:
+    """Lay out a matplotlib figure, write it as PNG (folders created)."""
+    import matplotlib.pyplot as plt
+    fig.tight_layout()
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -20,7 +20,6 @@ baselines). Checkpoints are loaded with ``torch.load(weights_only=True)``.
 """
 import argparse
 import json
-import os
 import os.path as osp
 import sys
 from typing import List, Optional
@@ -33,7 +32,7 @@ from mmstim.analysis import (RunSpec, annotate_macs, data_root_options,
                              parse_run_spec, subnet_accuracies,
                              subnets_of_rule)
 from mmstim.analysis.cli import (add_data_and_output_args, apply_threads,
-                                 write_results)
+                                 save_figure, write_results)
 from mmstim.analysis.cost import block_macs
 from mmstim.models.subnets import SubnetSampler, find_residual_stages
 
@@ -182,10 +181,7 @@ def plot(runs: List[dict], path: str, x: str = 'depth') -> None:
     ax.set_title('Subnet accuracy')
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _means_per_x(xs: List[float], ys: List[float]) -> dict:

@@ -15,7 +15,6 @@ each, or every combination when there are no more). A network whose blocks
 do not loaf loses more when one is deleted.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 from typing import List
@@ -24,7 +23,7 @@ import mmstim  # noqa: F401  (registers the components)
 from mmstim.analysis import (data_root_options, lesion_study, load_run,
                              parse_run_spec)
 from mmstim.analysis.cli import (add_data_and_output_args, apply_threads,
-                                 write_results)
+                                 save_figure, write_results)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -96,10 +95,7 @@ def plot(runs: List[dict], path: str) -> None:
     right.set_title('k blocks deleted at random')
     right.grid(alpha=0.3)
     right.legend(fontsize=8)
-    fig.tight_layout()
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def print_table(runs: List[dict]) -> None:
