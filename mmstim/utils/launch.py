@@ -239,6 +239,13 @@ def apply_train_args(cfg: Config, args: argparse.Namespace,
 
 
 def close_distributed() -> None:
-    """Destroy the process group, if any, before the interpreter exits."""
+    """Destroy the process group, if any, before the interpreter exits.
+
+    All ranks first meet at a barrier, so that none tears its connections
+    down while a peer still talks to it (gloo then aborts the process).
+    """
     if torch_dist.is_available() and torch_dist.is_initialized():
-        torch_dist.destroy_process_group()
+        try:
+            torch_dist.barrier()
+        finally:
+            torch_dist.destroy_process_group()
