@@ -25,6 +25,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from mmstim.models.subnets import (SubnetSampler, SubnetSpec,
                                    find_residual_stages, run_as_subnet)
 from mmstim.utils.checkpoint import load_checkpoint_file
+from mmstim.utils.model_converters import get_state_dict
 
 
 def subnets_of_rule(sampler: SubnetSampler,
@@ -272,12 +273,7 @@ def load_state_dict(checkpoint: str) -> Dict[str, torch.Tensor]:
         UnsafeCheckpointError: The file holds objects that ``weights_only``
             loading refuses.
     """
-    loaded = load_checkpoint_file(checkpoint, map_location='cpu')
-    state = loaded.get('state_dict', loaded)
-    prefix = 'module.'
-    if state and all(key.startswith(prefix) for key in state):
-        state = {key[len(prefix):]: value for key, value in state.items()}
-    return state
+    return get_state_dict(load_checkpoint_file(checkpoint))
 
 
 def load_classifier(config: str,

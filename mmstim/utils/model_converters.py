@@ -9,12 +9,13 @@ weight initialiser. Everything they write loads with
 import hashlib
 import os
 import os.path as osp
-import pickle
 import re
 from collections import OrderedDict
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
+
+from mmstim.utils.checkpoint import UnsafeCheckpointError, load_checkpoint_file
 
 StateDict = Dict[str, torch.Tensor]
 
@@ -74,19 +75,12 @@ def load_checkpoint(path: str,
         RuntimeError: The file holds objects ``weights_only`` refuses.
         TypeError: The file does not hold a dict.
     """
-    path = osp.expanduser(path)
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'Checkpoint file not found: {path!r}')
     try:
-        checkpoint = torch.load(
-            path, map_location=map_location, weights_only=not allow_pickle)
-    except pickle.UnpicklingError as error:
-        reason = str(error).strip().splitlines()[0]
+        checkpoint = load_checkpoint_file(
+            path, map_location=map_location, trust=allow_pickle)
+    except UnsafeCheckpointError as error:
         raise RuntimeError(
-            f'{path!r} cannot be loaded with torch.load(weights_only=True): '
-            f'it holds objects other than tensors and plain containers '
-            f'({reason}). Training checkpoints keep optimizer and logging '
-            f'state of that kind; if you trust the file, publish it first: '
+            f'{error} The converters take --allow-pickle for that: '
             f'python tools/model_converters/publish_model.py {path} OUT '
             f'--allow-pickle') from error
     if not isinstance(checkpoint, Mapping):
