@@ -19,7 +19,7 @@ from mmengine.runner import Runner
 
 import mmstim  # noqa: F401  (registers StrictPretrained)
 from mmstim.utils.checkpoint import register_safe_checkpoint_loader
-from mmstim.utils.launch import (add_common_args, close_distributed,
+from mmstim.utils.launch import (add_common_args, close_distributed, exit_tool,
                                  init_distributed, load_config)
 
 
@@ -106,3 +106,4 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
 
 if __name__ == '__main__':
     main()
+    exit_tool(0)

@@ -19,7 +19,7 @@ import mmstim  # noqa: F401  (registers StrictPretrained)
 from mmstim.utils.checkpoint import register_safe_checkpoint_loader
 from mmstim.utils.launch import (add_common_args, add_train_args,
                                  apply_train_args, close_distributed,
-                                 init_distributed, load_config)
+                                 exit_tool, init_distributed, load_config)
 
 #: Saves checkpoints that load with ``torch.load(weights_only=True)``; it is
 #: registered in MMPretrain's scope, hence the prefix in MMDet's scope.
@@ -97,3 +97,4 @@ def main(argv: Optional[List[str]] = None) -> None:
 
 if __name__ == '__main__':
     main()
+    exit_tool(0)

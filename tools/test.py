@@ -17,8 +17,8 @@ from mmengine.runner import Runner
 import mmstim  # noqa: F401  (registers the components)
 from mmstim.utils.checkpoint import register_safe_checkpoint_loader
 from mmstim.utils.launch import (add_common_args, check_data_roots,
-                                 close_distributed, init_distributed,
-                                 load_config)
+                                 close_distributed, exit_tool,
+                                 init_distributed, load_config)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -63,4 +63,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    exit_tool(main())

@@ -4,6 +4,7 @@ machines with or without GPUs, input checks with clear messages."""
 import argparse
 import os
 import os.path as osp
+import sys
 from typing import Iterable, Optional
 
 import torch
@@ -249,3 +250,19 @@ def close_distributed() -> None:
             torch_dist.barrier()
         finally:
             torch_dist.destroy_process_group()
+
+
+def exit_tool(code: int) -> None:
+    """Exit a tool; a distributed rank skips interpreter teardown.
+
+    The process group is already closed (:func:`close_distributed`) and all
+    outputs are written. At interpreter teardown a gloo rank can still abort
+    ("terminate called without an active exception") while its peer shuts
+    down, turning a finished run into a failed one; ``os._exit`` after
+    flushing the standard streams avoids that teardown.
+    """
+    if int(os.environ.get('WORLD_SIZE', '1')) > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
