@@ -5,7 +5,7 @@
         [--epochs 10] [--seeds 0 1 2] [--train-size N] [--test-size N]
         [--recalibration-images 2000] [--quick] [--force]
         [--data-root data/fashion_mnist] [--work-dir DIR] [--num-workers N]
-        [--threads N]
+        [--threads N] [--merge RESULTS.json [...]]
         [--out-json benchmarks/results/fashion_mnist.json] [--out-md FILE]
 
 Every method trains from its config in ``configs/fashion_mnist`` with the
@@ -18,6 +18,11 @@ JSON at once (atomically) and skipped on the next invocation when it was
 made with the same settings. The summary (mean +- std) uses only the seeds
 finished for every method. ``--quick`` is a smoke test of a few minutes:
 1 epoch on 256 training images, 1 seed, 256 test images.
+
+Runs made elsewhere (in parallel processes, on another machine or a GPU)
+are brought together with ``--merge``: the runs of the given results files
+are added to ``--out-json`` without training anything, and the summary and
+table are written again.
 """
 import argparse
 import copy
@@ -26,6 +31,7 @@ import hashlib
 import json
 import os
 import os.path as osp
+import platform
 import sys
 import tempfile
 import time
@@ -96,6 +102,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--threads', type=int,
         help="torch's intra-op threads (default: torch's choice); 1 is "
         'much faster on a machine whose cores are busy with other work')
+    parser.add_argument(
+        '--merge', nargs='+', metavar='RESULTS_JSON',
+        help='add the runs of these results files to --out-json instead of '
+        'training (a run already there with the same settings is kept '
+        'unless --force)')
     parser.add_argument(
         '--out-json',
         default=osp.join(REPO, 'benchmarks', 'results', 'fashion_mnist.json'))
@@ -186,6 +197,19 @@ def recipe(cfg: Config) -> dict:
     return json.loads(json.dumps(result, default=str))
 
 
+def device_name() -> str:
+    """The accelerator or processor a run trains on, in words."""
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name()
+    processor = platform.processor() or platform.machine()
+    if osp.isfile('/proc/cpuinfo'):
+        with open('/proc/cpuinfo') as f:
+            names = [line.split(':', 1)[1].strip() for line in f
+                     if line.startswith('model name')]
+        processor = names[0] if names else processor
+    return f'{processor}, {torch.get_num_threads()} torch thread(s)'
+
+
 def train_and_evaluate(args: argparse.Namespace, method: str,
                        seed: int) -> dict:
     """Train one (method, seed) and evaluate its full network and subnets.
@@ -229,6 +253,7 @@ def train_and_evaluate(args: argparse.Namespace, method: str,
         wall_time_s=time.time() - start,
         checkpoint=checkpoint if osp.isfile(checkpoint) else None,
         work_dir=cfg.work_dir,
+        device=device_name(),
         finished_at=datetime.now(timezone.utc).isoformat(timespec='seconds'),
         recipe=recipe(cfg))
 
@@ -357,6 +382,7 @@ def summarize(data: dict, args: argparse.Namespace) -> dict:
             wall_time_s_per_run=_mean_std(
                 [r['wall_time_s'] for r in chosen])['mean'],
             wall_time_s_total=float(sum(r['wall_time_s'] for r in chosen)),
+            devices=sorted({r.get('device', 'unknown') for r in chosen}),
             recipe=chosen[0]['recipe'] if chosen else None)
     return dict(
         seeds_common_to_all_methods=common,
@@ -375,6 +401,11 @@ def _minutes(seconds: Optional[float]) -> str:
     return f'{seconds / 60:.1f}' if seconds is not None else 'n/a'
 
 
+def _devices(summary: dict) -> List[str]:
+    return sorted({d for m in summary['methods'].values()
+                   for d in m.get('devices', [])})
+
+
 def markdown(summary: dict, args: argparse.Namespace) -> str:
     """The summary as a markdown section."""
     seeds = summary['seeds_common_to_all_methods']
@@ -389,7 +420,8 @@ def markdown(summary: dict, args: argparse.Namespace) -> str:
         f'method ({", ".join(map(str, seeds)) or "none"}). Subnets: the '
         f'proper subnets of the {SUBNET_RULE!r} rule (1 or 2 blocks per '
         f'stage), without and with BN recalibration on '
-        f'{args.recalibration_images} training images.', '',
+        f'{args.recalibration_images} training images. Trained on: '
+        f'{"; ".join(_devices(summary)) or "n/a"}.', '',
         '| method | config | top-1, full network (%) | mean subnet top-1 '
         '(%) | mean subnet top-1, BN recalibrated (%) | training time per '
         'run (min) | wall time per run (min) |',
@@ -418,11 +450,38 @@ def markdown(summary: dict, args: argparse.Namespace) -> str:
     return '\n'.join(lines)
 
 
+def merge_runs(data: dict, paths: List[str],
+               args: argparse.Namespace) -> None:
+    """Add the runs of other results files to ``data``.
+
+    A run of a method this invocation does not compare is an error; a run
+    already in ``data`` with the current settings is kept unless
+    ``args.force``.
+    """
+    for path in paths:
+        if not osp.isfile(path):
+            raise ValueError(f'--merge: {path} does not exist')
+        for method, runs in load_results(path)['runs'].items():
+            if method not in args.methods:
+                raise ValueError(
+                    f'--merge: {path} holds runs of method {method!r}; '
+                    f'compared methods are {args.methods}')
+            for seed, run in runs.items():
+                current = data['runs'].get(method, {}).get(seed)
+                if (current and current.get('settings') == run_settings(
+                        args, method) and not args.force):
+                    print(f'kept {method} seed {seed}: already finished '
+                          f'with the same settings')
+                    continue
+                data['runs'].setdefault(method, {})[seed] = run
+                print(f'merged {method} seed {seed} from {path}')
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    for split in ('train', 't10k'):
+    for split in ([] if args.merge else ['train', 't10k']):
         path = osp.join(args.data_root, f'{split}-images-idx3-ubyte')
         if not osp.isfile(path):
             print(f'error: {path} does not exist; prepare the data with '
@@ -431,10 +490,12 @@ def main(argv=None) -> int:
             return 2
     try:
         data = load_results(args.out_json)
+        if args.merge:
+            merge_runs(data, args.merge, args)
     except ValueError as error:
         print(f'error: {error}', file=sys.stderr)
         return 2
-    for seed in args.seeds:
+    for seed in ([] if args.merge else args.seeds):
         for method in args.methods:
             done = data['runs'].get(method, {}).get(str(seed))
             if done and done.get('settings') == run_settings(
