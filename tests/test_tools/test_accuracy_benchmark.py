@@ -80,6 +80,7 @@ def test_quick_mode_end_to_end_then_skips_finished_runs(
         assert run['settings']['epochs'] == 1
         assert (run['train_images'], run['test_images']) == (24, 10)
         assert osp.isfile(run['checkpoint'])
+        assert run['device'] == tool.device_name()
         assert len(run['subnets']) == 8  # 2 x 2 x 2 kept depths
         summary = data['methods'][method]
         assert summary['top1_mean'] == run['top1']
@@ -105,6 +106,7 @@ def test_quick_mode_end_to_end_then_skips_finished_runs(
     for method in METHODS:
         assert f'| {method} |' in table
     assert table in first
+    assert f'Trained on: {tool.device_name()}.' in table
     times = checkpoint_times(data)
 
     assert tool.main(args) == 0
@@ -166,6 +168,61 @@ def test_summary_uses_only_seeds_finished_for_every_method(tool, tmp_path):
     assert '| 0.8 | 1.0 |' in table  # training and wall time (min)
     assert '2 seed(s)' in table
     assert 'baseline seed 1' in table
+
+
+def write_runs(tool, path, runs):
+    tool.write_json_atomic(str(path), dict(runs=runs))
+
+
+def test_merge_adds_runs_made_elsewhere_without_training(
+        tool, tmp_path, capsys):
+    out = tmp_path / 'merged.json'
+    args = ['--methods', 'baseline', 'stpp', '--out-json', str(out),
+            '--data-root', str(tmp_path / 'no_data_needed')]
+    parsed = tool.parse_args(args)
+    first, second = tmp_path / 'a.json', tmp_path / 'b.json'
+    write_runs(tool, first, {
+        'baseline': {'0': fake_run(tool, parsed, 'baseline', 0, 90.0)},
+        'stpp': {'0': fake_run(tool, parsed, 'stpp', 0, 91.0)},
+    })
+    write_runs(tool, second, {
+        'baseline': {'1': fake_run(tool, parsed, 'baseline', 1, 92.0)},
+        'stpp': {'1': fake_run(tool, parsed, 'stpp', 1, 95.0)},
+    })
+    assert tool.main(args + ['--merge', str(first), str(second)]) == 0
+    output = capsys.readouterr().out
+    assert started(output) == []
+    data = json.loads(out.read_text())
+    assert data['seeds_common_to_all_methods'] == [0, 1]
+    assert data['methods']['baseline']['top1_mean'] == pytest.approx(91.0)
+    assert data['methods']['stpp']['top1_mean'] == pytest.approx(93.0)
+    assert data['methods']['stpp']['top1_std'] == pytest.approx(
+        np.std([91.0, 95.0], ddof=1))
+    assert out.with_suffix('.md').read_text() in output
+
+    # a run already there with the same settings is kept, unless --force
+    third = tmp_path / 'c.json'
+    write_runs(tool, third,
+               {'stpp': {'0': fake_run(tool, parsed, 'stpp', 0, 50.0)}})
+    assert tool.main(args + ['--merge', str(third)]) == 0
+    assert 'kept stpp seed 0' in capsys.readouterr().out
+    assert json.loads(out.read_text())['runs']['stpp']['0']['top1'] == 91.0
+    assert tool.main(args + ['--merge', str(third), '--force']) == 0
+    assert json.loads(out.read_text())['runs']['stpp']['0']['top1'] == 50.0
+
+
+def test_merge_refuses_unknown_methods_and_missing_files(
+        tool, tmp_path, capsys):
+    out = tmp_path / 'merged.json'
+    args = ['--methods', 'baseline', '--out-json', str(out)]
+    other = tmp_path / 'other.json'
+    write_runs(tool, other, {'stpp': {'0': {}}})
+    assert tool.main(args + ['--merge', str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "method 'stpp'" in err and "['baseline']" in err
+    assert tool.main(args + ['--merge', str(tmp_path / 'absent.json')]) == 2
+    assert 'absent.json does not exist' in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_missing_data_is_a_clear_error(tool, tmp_path, capsys):

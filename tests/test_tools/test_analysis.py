@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.optim import OptimWrapper
 from mmengine.runner import Runner
 from mmpretrain.models import ImageClassifier
 
@@ -19,6 +20,7 @@ from mmstim.analysis import (block_name, build_dataloader, droppable_blocks,
 from mmstim.analysis.cost import block_macs, count_macs, expected_cost_ratio
 from mmstim.models.subnets import (RandomSubnetResize, SubnetSampler,
                                    find_residual_stages, run_as_subnet)
+from mmstim.testing import fake_batch, tiny_classifier
 from mmstim.testing.tiny_fashion_mnist import (tiny_data_options,
                                                write_tiny_fashion_mnist)
 
@@ -330,3 +332,22 @@ def test_lesion_tool_matches_run_as_subnet(trained):
             values = [d['top1'] for d in r['draws']]
             assert r['mean_top1'] == pytest.approx(np.mean(values))
             assert all(len(d['deleted']) == r['k'] for d in r['draws'])
+
+
+def test_cost_benchmark_warms_every_side_without_changing_weights():
+    tool = load_tool('tools/benchmark/cost.py')
+    model = tiny_classifier()
+    model.train()
+    seen = []
+    model.backbone.conv1.register_forward_hook(
+        lambda module, args, output: seen.append(args[0].shape[-1]))
+    before = {k: v.clone() for k, v in model.state_dict().items()
+              if 'running' not in k and 'num_batches' not in k}
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    tool.warm_input_sides(model, fake_batch(2, 16), OptimWrapper(optimizer),
+                          [12, 8, 12, 16])
+    assert seen == [8, 12, 16]  # each distinct side once, in order
+    assert all(p.grad is None for p in model.parameters())
+    assert optimizer.state_dict()['state'] == {}
+    for key, value in before.items():
+        assert torch.equal(model.state_dict()[key], value), key

@@ -3,7 +3,7 @@
 
     python tools/benchmark/cost.py [--depth 50] [--batch-size 8]
         [--image-size 160] [--iters 3] [--warmup 1] [--num-subnets 6]
-        [--rule paper] [--device cpu|cuda] [--out cost.json]
+        [--rule paper] [--device cpu|cuda] [--cold-shapes] [--out cost.json]
 
 Each variant runs in a fresh subprocess (peak memory never goes down within
 one process): ``plain`` (MMPretrain's ImageClassifier step), ``st`` (vanilla
@@ -15,6 +15,12 @@ theoretical compute ratio from the model's MACs, the rule's expected kept
 depth and the resize distribution's expected area. On CUDA it uses AMP and
 channels_last and reports the peak allocated GPU memory; on the CPU the
 peak resident set size.
+
+Every input side the timed ST++ steps will use is run forward and backward
+once before timing: the first step at a new shape pays a one-off setup
+(cuDNN execution plans, oneDNN primitives) that a long training run pays
+only once per side, and timing it would measure start-up instead of the
+steady state. ``--cold-shapes`` leaves that out and times the cold steps.
 """
 import argparse
 import json
@@ -47,6 +53,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--num-subnets', type=int, default=6)
     parser.add_argument('--rule', default='paper')
     parser.add_argument('--device', default='cpu', choices=('cpu', 'cuda'))
+    parser.add_argument(
+        '--cold-shapes', action='store_true',
+        help='do not run the resize sides once before timing')
     parser.add_argument('--variant', choices=VARIANTS,
                         help='run one variant in this process (internal)')
     parser.add_argument('--out', help='write the figures as JSON')
@@ -102,6 +111,21 @@ def sum_then_backward_step(model, batch, optim_wrapper) -> None:
     optim_wrapper.update_params(loss)
 
 
+def warm_input_sides(model, batch, optim_wrapper, sides) -> None:
+    """Run the full network forward and backward once at every side.
+
+    Subnet passes use a subset of the full network's blocks at the same
+    spatial sizes, so this sets up every shape the timed steps will meet.
+    Gradients are discarded and no optimizer step is taken.
+    """
+    inputs = model.data_preprocessor(batch, True)['inputs']
+    for side in sorted(set(sides)):
+        with optim_wrapper.optim_context(model):
+            logits = model.logits(model.subnet_resize(inputs, side))
+        logits.float().sum().backward()
+    model.zero_grad(set_to_none=True)
+
+
 def run_variant(args) -> dict:
     """Measure one variant in this process."""
     torch.manual_seed(0)
@@ -117,10 +141,21 @@ def run_variant(args) -> dict:
     rule, num_subnets = variant_settings(args, variant)
     sampler = SubnetSampler(find_residual_stages(model.backbone), rule)
     batch = fake_batch(args.batch_size, args.image_size, num_classes=1000)
+    num_iters = args.warmup + args.iters
+    draws = [sampler.draw_iteration(0, i, num_subnets)
+             for i in range(num_iters)] if variant != 'plain' else []
+    warmed_sides = []
+    if getattr(model, 'subnet_resize', None) is not None and \
+            not args.cold_shapes:
+        warmed_sides = sorted({
+            side for subnets in draws
+            for side in model.subnet_resize.choose_sides(
+                [d.resize_u for d in subnets], args.image_size)})
+        warm_input_sides(model, batch, wrapper, warmed_sides)
     times = []
-    for iteration in range(args.warmup + args.iters):
+    for iteration in range(num_iters):
         if variant != 'plain':
-            model.subnets = sampler.draw_iteration(0, iteration, num_subnets)
+            model.subnets = draws[iteration]
         if device.type == 'cuda':
             torch.cuda.synchronize()
         start = time.perf_counter()
@@ -137,7 +172,8 @@ def run_variant(args) -> dict:
     else:
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return dict(variant=variant, rule=rule, num_subnets=num_subnets,
-                seconds_per_iter=sum(times) / len(times), peak_mb=peak_mb)
+                seconds_per_iter=sum(times) / len(times), peak_mb=peak_mb,
+                warmed_sides=len(warmed_sides))
 
 
 def theoretical_ratios(args) -> dict:
@@ -181,7 +217,8 @@ def main(argv=None) -> int:
     plain = results['plain']
     memory = 'peak GPU MB' if args.device == 'cuda' else 'peak RSS MB'
     print(f'\nResNet-{args.depth}, batch {args.batch_size}, '
-          f'{args.image_size} px, {args.device}, {args.iters} timed iters')
+          f'{args.image_size} px, {args.device}, {args.iters} timed iters, '
+          f'input sides {"cold" if args.cold_shapes else "warmed"}')
     print(f'| variant | s/iter | time ratio | theory ratio | time / theory '
           f'| {memory} | memory ratio |')
     print('|---|---|---|---|---|---|---|')
