@@ -162,10 +162,15 @@ def test_summary_uses_only_seeds_finished_for_every_method(tool, tmp_path):
     assert stpp['mean_subnet_top1_mean'] == pytest.approx(83.0)
     assert stpp['mean_subnet_top1_recalibrated_mean'] == pytest.approx(88.0)
     assert stpp['wall_time_s_total'] == 120.0
+    # paired by seed: 91 - 90 and 95 - 92
+    assert stpp['top1_minus_baseline_mean'] == pytest.approx(2.0)
+    assert stpp['top1_minus_baseline_std'] == pytest.approx(np.sqrt(2.0))
+    assert baseline['top1_minus_baseline_mean'] is None
     table = tool.markdown(summary, args)
     row = '| baseline | `resnet14_baseline_fashion-mnist.py` | 91.00 ± 1.41 |'
     assert row in table
     assert '| 0.8 | 1.0 |' in table  # training and wall time (min)
+    assert '| 93.00 ± 2.83 | +2.00 ± 1.41 |' in table
     assert '2 seed(s)' in table
     assert 'baseline seed 1' in table
 

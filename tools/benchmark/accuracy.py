@@ -383,6 +383,8 @@ def summarize(data: dict, args: argparse.Namespace) -> dict:
                 [r['wall_time_s'] for r in chosen])['mean'],
             wall_time_s_total=float(sum(r['wall_time_s'] for r in chosen)),
             devices=sorted({r.get('device', 'unknown') for r in chosen}),
+            **_paired_difference(runs, finished.get('baseline'), common,
+                                 method),
             recipe=chosen[0]['recipe'] if chosen else None)
     return dict(
         seeds_common_to_all_methods=common,
@@ -391,10 +393,29 @@ def summarize(data: dict, args: argparse.Namespace) -> dict:
         methods=methods)
 
 
-def _fmt(mean: Optional[float], std: Optional[float]) -> str:
+def _paired_difference(runs: Dict[int, dict],
+                       baseline: Optional[Dict[int, dict]],
+                       seeds: List[int], method: str) -> dict:
+    """Top-1 minus the baseline's, seed by seed: mean and std.
+
+    Runs of one seed share the initial weights and the data order, so the
+    per-seed difference removes most of the seed-to-seed spread.
+    """
+    if baseline is None or method == 'baseline':
+        return dict(top1_minus_baseline_mean=None,
+                    top1_minus_baseline_std=None)
+    result = _mean_std([runs[s]['top1'] - baseline[s]['top1']
+                        for s in seeds])
+    return dict(top1_minus_baseline_mean=result['mean'],
+                top1_minus_baseline_std=result['std'])
+
+
+def _fmt(mean: Optional[float], std: Optional[float],
+         signed: bool = False) -> str:
     if mean is None:
         return 'n/a'
-    return f'{mean:.2f} ± {std:.2f}' if std is not None else f'{mean:.2f}'
+    text = f'{mean:+.2f}' if signed else f'{mean:.2f}'
+    return f'{text} ± {std:.2f}' if std is not None else text
 
 
 def _minutes(seconds: Optional[float]) -> str:
@@ -422,15 +443,18 @@ def markdown(summary: dict, args: argparse.Namespace) -> str:
         f'stage), without and with BN recalibration on '
         f'{args.recalibration_images} training images. Trained on: '
         f'{"; ".join(_devices(summary)) or "n/a"}.', '',
-        '| method | config | top-1, full network (%) | mean subnet top-1 '
-        '(%) | mean subnet top-1, BN recalibrated (%) | training time per '
-        'run (min) | wall time per run (min) |',
-        '|---|---|---|---|---|---|---|'
+        '| method | config | top-1, full network (%) | top-1 minus '
+        'baseline, paired by seed (pp) | mean subnet top-1 (%) | mean '
+        'subnet top-1, BN recalibrated (%) | training time per run (min) '
+        '| wall time per run (min) |',
+        '|---|---|---|---|---|---|---|---|'
     ]
     for method, m in summary['methods'].items():
         cells = [
             method, f'`{osp.basename(m["config"])}`',
             _fmt(m['top1_mean'], m['top1_std']),
+            _fmt(m['top1_minus_baseline_mean'], m['top1_minus_baseline_std'],
+                 signed=True),
             _fmt(m['mean_subnet_top1_mean'], m['mean_subnet_top1_std']),
             _fmt(m['mean_subnet_top1_recalibrated_mean'],
                  m['mean_subnet_top1_recalibrated_std']),
