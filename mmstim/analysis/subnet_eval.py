@@ -9,6 +9,7 @@ the analysis tools do.
 import copy
 import itertools
 import os.path as osp
+import random
 from contextlib import contextmanager
 from typing import (Dict, Iterable, Iterator, List, NamedTuple, Optional,
                     Sequence, Tuple)
@@ -86,6 +87,29 @@ def top1_accuracy(model: nn.Module, dataloader: Iterable,
 
 
 @contextmanager
+def seeded_random_state(seed: int) -> Iterator[None]:
+    """Seed Python's, NumPy's and torch's CPU generators for a block.
+
+    The generators' previous states are restored on leaving, so what ran
+    before the block does not change what runs inside it, and the block
+    does not change what runs after it.
+
+    Args:
+        seed (int): The seed of all three generators inside the block.
+    """
+    states = (random.getstate(), np.random.get_state(), torch.get_rng_state())
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+        torch.set_rng_state(states[2])
+
+
+@contextmanager
 def recalibrated_bn(model: nn.Module, dataloader: Iterable,
                     num_images: int) -> Iterator[None]:
     """Re-estimate BN running statistics for the network as it runs now.
@@ -97,7 +121,10 @@ def recalibrated_bn(model: nn.Module, dataloader: Iterable,
     Args:
         model (nn.Module): The classifier, possibly inside a subnet context.
         dataloader (Iterable): Training batches (training augmentation is
-            fine: it is what the statistics saw during training).
+            fine: it is what the statistics saw during training). The
+            random augmentation of a loader without workers draws from
+            generators seeded with 0 for the pass, so every recalibration
+            sees the same images whatever ran before.
         num_images (int): Number of images to average over.
     """
     norms = [m for m in model.modules()
@@ -111,7 +138,7 @@ def recalibrated_bn(model: nn.Module, dataloader: Iterable,
             norm.momentum = None  # cumulative average over the batches
         model.train()
         seen = 0
-        with torch.no_grad():
+        with torch.no_grad(), seeded_random_state(0):
             for batch in dataloader:
                 if seen >= num_images:
                     break

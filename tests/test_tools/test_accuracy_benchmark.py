@@ -125,6 +125,58 @@ def test_quick_mode_end_to_end_then_skips_finished_runs(
     assert rerun['settings']['epochs'] == 2
 
 
+def test_run_whose_evaluation_was_lost_is_evaluated_without_training(
+        tool, quick_args, tmp_path, capsys, monkeypatch):
+    args, out_json = quick_args
+    args = args + ['--methods', 'st']
+    assert tool.main(args) == 0
+    capsys.readouterr()
+    first = json.loads(out_json.read_text())['runs']['st']['0']
+    training = json.loads(
+        (tmp_path / 'work_dirs' / 'st' / 'seed0' /
+         tool.TRAINING_RECORD).read_text())
+    assert training['checkpoint'] == first['checkpoint']
+    assert training['train_time_s'] == first['train_time_s']
+    assert training['settings'] == first['settings']
+    assert training['device'] == tool.device_name()
+
+    # the results JSON is lost (as when a process dies while evaluating)
+    out_json.unlink()
+
+    def no_training(runner):
+        raise AssertionError('a finished training was started again')
+
+    monkeypatch.setattr(tool.Runner, 'train', no_training)
+    assert tool.main(args) == 0
+    output = capsys.readouterr().out
+    assert started(output) == [('st', '0')]
+    assert 'evaluating st seed 0: its training finished' in output
+    again = json.loads(out_json.read_text())['runs']['st']['0']
+    for key in ('top1', 'subnets', 'mean_subnet_top1', 'checkpoint',
+                'train_time_s', 'device', 'settings'):
+        assert again[key] == first[key], key
+    assert again['wall_time_s'] > again['train_time_s']
+
+    # another device's training is credited to that device
+    training['device'] = 'a GPU elsewhere'
+    tool.write_json_atomic(
+        str(tmp_path / 'work_dirs' / 'st' / 'seed0' / tool.TRAINING_RECORD),
+        training)
+    out_json.unlink()
+    assert tool.main(args) == 0
+    capsys.readouterr()
+    moved = json.loads(out_json.read_text())['runs']['st']['0']
+    assert moved['device'] == 'a GPU elsewhere'
+    assert moved['evaluated_on'] == tool.device_name()
+    assert moved['top1'] == first['top1']
+
+    # other settings or --force: the record is not used, training runs
+    with pytest.raises(AssertionError, match='started again'):
+        tool.main(args + ['--epochs', '2'])
+    with pytest.raises(AssertionError, match='started again'):
+        tool.main(args + ['--force'])
+
+
 def fake_run(tool, args, method, seed, top1):
     return dict(
         settings=tool.run_settings(args, method), top1=top1,

@@ -16,7 +16,8 @@ from mmpretrain.models import ImageClassifier
 import mmstim  # noqa: F401
 from mmstim.analysis import (block_name, build_dataloader, droppable_blocks,
                              lesion_mask, load_classifier, parse_run_spec,
-                             random_block_sets, subnet_macs, top1_accuracy)
+                             random_block_sets, recalibrated_bn, subnet_macs,
+                             top1_accuracy)
 from mmstim.analysis.cost import block_macs, count_macs, expected_cost_ratio
 from mmstim.models.subnets import (RandomSubnetResize, SubnetSampler,
                                    find_residual_stages, run_as_subnet)
@@ -351,3 +352,48 @@ def test_cost_benchmark_warms_every_side_without_changing_weights():
     assert optimizer.state_dict()['state'] == {}
     for key, value in before.items():
         assert torch.equal(model.state_dict()[key], value), key
+
+
+class RandomlyAugmentedBatches:
+    """Batches whose pixels draw from NumPy's global generator, as the
+    random augmentation of a data loader without workers does."""
+
+    def __iter__(self):
+        for _ in range(3):
+            batch = fake_batch(2, 16)
+            batch['inputs'] = [
+                torch.from_numpy(
+                    np.random.randint(0, 256, (3, 16, 16)).astype(np.uint8))
+                for _ in batch['inputs']
+            ]
+            yield batch
+
+
+def recalibrated_means(model):
+    loader = RandomlyAugmentedBatches()
+    with recalibrated_bn(model, loader, num_images=6):
+        return model.backbone.bn1.running_mean.clone()
+
+
+def test_bn_recalibration_does_not_depend_on_what_ran_before():
+    model = tiny_classifier()
+    np.random.seed(1)
+    first = recalibrated_means(model)
+    np.random.seed(2)
+    np.random.rand(5)
+    second = recalibrated_means(model)
+    assert torch.equal(first, second)
+    # inside: the generator seeded with 0; after: the caller's draws go on
+    np.random.seed(3)
+    expected = np.random.rand(2)
+    np.random.seed(3)
+    recalibrated_means(model)
+    assert np.array_equal(np.random.rand(2), expected)
+    np.random.seed(0)
+    images = [np.random.randint(0, 256, (3, 16, 16)) for _ in range(6)]
+    pixels = torch.from_numpy(np.stack(images)).float()
+    weight = model.backbone.conv1.weight
+    # bn1 sees conv1 of the seeded images (the preprocessor only casts)
+    features = torch.nn.functional.conv2d(
+        pixels, weight, padding=model.backbone.conv1.padding)
+    assert torch.allclose(first, features.mean(dim=(0, 2, 3)), atol=1e-3)

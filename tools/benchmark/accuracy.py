@@ -15,9 +15,12 @@ evaluated on the test images, without and with BN recalibration.
 
 Runs are resumable per (method, seed): each finished run is written to the
 JSON at once (atomically) and skipped on the next invocation when it was
-made with the same settings. The summary (mean +- std) uses only the seeds
-finished for every method. ``--quick`` is a smoke test of a few minutes:
-1 epoch on 256 training images, 1 seed, 256 test images.
+made with the same settings. A run whose training finished but whose
+evaluation did not is evaluated from its checkpoint without training again
+(the work dir's ``training.json`` records the training). The summary
+(mean +- std) uses only the seeds finished for every method. ``--quick`` is
+a smoke test of a few minutes: 1 epoch on 256 training images, 1 seed, 256
+test images.
 
 Runs made elsewhere (in parallel processes, on another machine or a GPU)
 are brought together with ``--merge``: the runs of the given results files
@@ -47,8 +50,8 @@ from mmengine.runner import Runner
 
 import mmstim  # noqa: F401  (registers the components)
 from mmstim.analysis import (build_dataloader, data_root_options,
-                             mean_subnet_accuracy, subnet_accuracies,
-                             subnets_of_rule)
+                             load_state_dict, mean_subnet_accuracy,
+                             subnet_accuracies, subnets_of_rule)
 from mmstim.models.subnets import SubnetSampler, find_residual_stages
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -66,6 +69,8 @@ FULL_DEFAULTS = dict(epochs=10, seeds=[0, 1, 2], train_size=0, test_size=0,
 QUICK_DEFAULTS = dict(epochs=1, seeds=[0], train_size=256, test_size=256,
                       recalibration_images=256)
 TRAIN_IMAGES, TEST_IMAGES = 60000, 10000
+#: Written next to a run's checkpoint when its training finishes.
+TRAINING_RECORD = 'training.json'
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -210,20 +215,67 @@ def device_name() -> str:
     return f'{processor}, {torch.get_num_threads()} torch thread(s)'
 
 
+def finished_training(args: argparse.Namespace, method: str,
+                      work_dir: str) -> Optional[dict]:
+    """The training record of a run whose evaluation did not finish.
+
+    Returns:
+        dict | None: The record in ``work_dir`` when it was made with the
+        current settings and its checkpoint still exists, else None.
+    """
+    path = osp.join(work_dir, TRAINING_RECORD)
+    if args.force or not osp.isfile(path):
+        return None
+    with open(path) as f:
+        training = json.load(f)
+    if (training.get('settings') != run_settings(args, method)
+            or not osp.isfile(training.get('checkpoint') or '')):
+        return None
+    return training
+
+
+def train(args: argparse.Namespace, method: str, runner: Runner) -> dict:
+    """Train a run and write its training record next to its checkpoint."""
+    start = time.time()
+    runner.train()
+    checkpoint = osp.join(runner.work_dir, f'epoch_{args.epochs}.pth')
+    training = dict(
+        settings=run_settings(args, method),
+        train_time_s=time.time() - start,
+        device=device_name(),
+        checkpoint=checkpoint if osp.isfile(checkpoint) else None,
+        finished_at=datetime.now(timezone.utc).isoformat(timespec='seconds'))
+    write_json_atomic(osp.join(runner.work_dir, TRAINING_RECORD), training)
+    return training
+
+
 def train_and_evaluate(args: argparse.Namespace, method: str,
                        seed: int) -> dict:
     """Train one (method, seed) and evaluate its full network and subnets.
+
+    A run whose training finished earlier with the same settings (its
+    training record and checkpoint are in the work dir) is not trained
+    again: its checkpoint is loaded and evaluated.
 
     Returns:
         dict: The run's record for the results JSON.
     """
     cfg = run_config(args, method, seed)
     start = time.time()
+    training = finished_training(args, method, cfg.work_dir)
     runner = Runner.from_cfg(cfg)
-    runner.train()
-    train_time = time.time() - start
     model = runner.model.module if is_model_wrapper(
         runner.model) else runner.model
+    earlier_training_time = 0.0
+    if training is None:
+        training = train(args, method, runner)
+    else:
+        print(f'evaluating {method} seed {seed}: its training finished '
+              f'{training["finished_at"]} on {training["device"]}; '
+              f'loading {training["checkpoint"]}', flush=True)
+        model.load_state_dict(
+            load_state_dict(training['checkpoint']), strict=True)
+        earlier_training_time = training['train_time_s']
     train_images = len(runner.train_dataloader.dataset)
     test_loader = build_dataloader(cfg, 'test_dataloader', args.num_workers)
     train_loader = build_dataloader(cfg, 'train_dataloader',
@@ -235,7 +287,6 @@ def train_and_evaluate(args: argparse.Namespace, method: str,
         args.recalibration_images, progress=True,
         desc=f'{method} seed {seed}')
     full = next(r for r in results if r['full'])
-    checkpoint = osp.join(cfg.work_dir, f'epoch_{args.epochs}.pth')
     return dict(
         method=method,
         seed=seed,
@@ -249,11 +300,12 @@ def train_and_evaluate(args: argparse.Namespace, method: str,
             results, 'top1_recalibrated'),
         subnets=[{k: r[k] for k in ('depths', 'top1', 'top1_recalibrated')
                   if k in r} for r in results],
-        train_time_s=train_time,
-        wall_time_s=time.time() - start,
-        checkpoint=checkpoint if osp.isfile(checkpoint) else None,
+        train_time_s=training['train_time_s'],
+        wall_time_s=earlier_training_time + time.time() - start,
+        checkpoint=training['checkpoint'],
         work_dir=cfg.work_dir,
-        device=device_name(),
+        device=training['device'],
+        evaluated_on=device_name(),
         finished_at=datetime.now(timezone.utc).isoformat(timespec='seconds'),
         recipe=recipe(cfg))
 
