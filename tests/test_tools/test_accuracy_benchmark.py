@@ -198,6 +198,8 @@ def test_summary_uses_only_seeds_finished_for_every_method(tool, tmp_path):
             for s in (0, 2)
         },
     }
+    for method, minutes in (('baseline', 0.5), ('stpp', 1.5)):
+        runs[method]['2'].update(device='a GPU', train_time_s=minutes * 60)
     stale = fake_run(tool, args, 'stpp', 1, 99.0)
     stale['settings'] = dict(stale['settings'], epochs=3)
     runs['stpp']['1'] = stale
@@ -221,7 +223,12 @@ def test_summary_uses_only_seeds_finished_for_every_method(tool, tmp_path):
     table = tool.markdown(summary, args)
     row = '| baseline | `resnet14_baseline_fashion-mnist.py` | 91.00 ± 1.41 |'
     assert row in table
-    assert '| 0.8 | 1.0 |' in table  # training and wall time (min)
+    assert stpp['train_time_s_per_run_by_device'] == {
+        'a GPU': 90.0, 'unknown': 50.0}
+    # training time per run (min), a column per device
+    assert '| method | a GPU | unknown |' in table
+    assert '| baseline | 0.5 | 0.8 |' in table
+    assert '| stpp | 1.5 | 0.8 |' in table
     assert '| 93.00 ± 2.83 | +2.00 ± 1.41 |' in table
     assert '2 seed(s)' in table
     assert 'baseline seed 1' in table

@@ -435,6 +435,7 @@ def summarize(data: dict, args: argparse.Namespace) -> dict:
                 [r['wall_time_s'] for r in chosen])['mean'],
             wall_time_s_total=float(sum(r['wall_time_s'] for r in chosen)),
             devices=sorted({r.get('device', 'unknown') for r in chosen}),
+            train_time_s_per_run_by_device=_train_time_by_device(chosen),
             **_paired_difference(runs, finished.get('baseline'), common,
                                  method),
             recipe=chosen[0]['recipe'] if chosen else None)
@@ -443,6 +444,15 @@ def summarize(data: dict, args: argparse.Namespace) -> dict:
         num_seeds=len(common),
         excluded_runs=excluded,
         methods=methods)
+
+
+def _train_time_by_device(runs: List[dict]) -> Dict[str, float]:
+    """Mean training time per run, for each device the runs trained on."""
+    times: Dict[str, List[float]] = {}
+    for run in runs:
+        times.setdefault(run.get('device', 'unknown'),
+                         []).append(run['train_time_s'])
+    return {device: float(np.mean(t)) for device, t in sorted(times.items())}
 
 
 def _paired_difference(runs: Dict[int, dict],
@@ -479,6 +489,21 @@ def _devices(summary: dict) -> List[str]:
                    for d in m.get('devices', [])})
 
 
+def _time_table(summary: dict) -> List[str]:
+    """Training time per run in minutes, one column per device."""
+    devices = _devices(summary)
+    lines = [
+        '', 'Training time per run (min), by the device it trained on:', '',
+        '| method | ' + ' | '.join(devices) + ' |',
+        '|---|' + '---|' * len(devices)
+    ]
+    for method, m in summary['methods'].items():
+        times = m.get('train_time_s_per_run_by_device', {})
+        lines.append('| ' + ' | '.join(
+            [method] + [_minutes(times.get(d)) for d in devices]) + ' |')
+    return lines
+
+
 def markdown(summary: dict, args: argparse.Namespace) -> str:
     """The summary as a markdown section."""
     seeds = summary['seeds_common_to_all_methods']
@@ -497,9 +522,7 @@ def markdown(summary: dict, args: argparse.Namespace) -> str:
         f'{"; ".join(_devices(summary)) or "n/a"}.', '',
         '| method | config | top-1, full network (%) | top-1 minus '
         'baseline, paired by seed (pp) | mean subnet top-1 (%) | mean '
-        'subnet top-1, BN recalibrated (%) | training time per run (min) '
-        '| wall time per run (min) |',
-        '|---|---|---|---|---|---|---|---|'
+        'subnet top-1, BN recalibrated (%) |', '|---|---|---|---|---|---|'
     ]
     for method, m in summary['methods'].items():
         cells = [
@@ -509,11 +532,10 @@ def markdown(summary: dict, args: argparse.Namespace) -> str:
                  signed=True),
             _fmt(m['mean_subnet_top1_mean'], m['mean_subnet_top1_std']),
             _fmt(m['mean_subnet_top1_recalibrated_mean'],
-                 m['mean_subnet_top1_recalibrated_std']),
-            _minutes(m['train_time_s_per_run']),
-            _minutes(m['wall_time_s_per_run'])
+                 m['mean_subnet_top1_recalibrated_std'])
         ]
         lines.append('| ' + ' | '.join(cells) + ' |')
+    lines += _time_table(summary)
     if summary['excluded_runs']:
         lines += [
             '', 'Left out (not finished for every method): ' +
