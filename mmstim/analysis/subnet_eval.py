@@ -88,25 +88,26 @@ def top1_accuracy(model: nn.Module, dataloader: Iterable,
 
 @contextmanager
 def seeded_random_state(seed: int) -> Iterator[None]:
-    """Seed Python's, NumPy's and torch's CPU generators for a block.
+    """Seed Python's, NumPy's and torch's generators for a block.
 
-    The generators' previous states are restored on leaving, so what ran
-    before the block does not change what runs inside it, and the block
-    does not change what runs after it.
+    The generators' previous states (torch's on the CPU and every CUDA
+    device, through :func:`torch.random.fork_rng`) are restored on leaving,
+    so what ran before the block does not change what runs inside it, and
+    the block does not change what runs after it.
 
     Args:
-        seed (int): The seed of all three generators inside the block.
+        seed (int): The seed of all the generators inside the block.
     """
-    states = (random.getstate(), np.random.get_state(), torch.get_rng_state())
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    try:
-        yield
-    finally:
-        random.setstate(states[0])
-        np.random.set_state(states[1])
-        torch.set_rng_state(states[2])
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng():
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        try:
+            yield
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)
 
 
 @contextmanager

@@ -397,3 +397,9 @@ def test_bn_recalibration_does_not_depend_on_what_ran_before():
     features = torch.nn.functional.conv2d(
         pixels, weight, padding=model.backbone.conv1.padding)
     assert torch.allclose(first, features.mean(dim=(0, 2, 3)), atol=1e-3)
+    # torch's generator too: restored after the block
+    torch.manual_seed(4)
+    expected = torch.rand(3)
+    torch.manual_seed(4)
+    recalibrated_means(model)
+    assert torch.equal(torch.rand(3), expected)
