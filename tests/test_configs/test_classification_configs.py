@@ -60,17 +60,19 @@ def test_config_builds_and_st_configs_train_subnets(path):
     runner = SimpleNamespace(
         model=model, seed=0, iter=0, epoch=0, max_iters=1000,
         max_epochs=cfg.train_cfg.max_epochs, train_dataloader=[None] * 10,
+        hooks=[hook],
         logger=SimpleNamespace(info=lambda *args: None))
     hook.before_train(runner)
     full_depth = sum(len(stage) for stage in model.residual_stages)
     # the first iteration whose draws are not all the full network
     while True:
         hook.before_train_iter(runner, runner.iter)
-        if any(sum(d.depths) < full_depth for d in model.subnets):
+        draws, _ = model._next_draws
+        if any(sum(d.depths) < full_depth for d in draws):
             break
         runner.iter += 1
     assert runner.iter < 20
-    assert len(model.subnets) == sampling['num_subnets'] > 0
+    assert len(draws) == sampling['num_subnets'] > 0
 
     channels = model.backbone.conv1.in_channels
     model.train()
@@ -80,4 +82,5 @@ def test_config_builds_and_st_configs_train_subnets(path):
                    num_classes=model.head.num_classes), wrapper)
     assert log_vars['loss_kl'] > 0
     assert log_vars['kl_weight'] == 1.0
-    assert len(model.last_draws) == sampling['num_subnets']
+    assert log_vars['kept_depth'] == pytest.approx(
+        sum(sum(d.depths) for d in draws) / len(draws))

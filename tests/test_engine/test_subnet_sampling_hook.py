@@ -1,29 +1,15 @@
 # Copyright (c) mmstim contributors. All rights reserved.
-import glob
-import json
 import os.path as osp
 from types import SimpleNamespace
 
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.runner import Runner
 from mmpretrain.models import ImageClassifier
 
-from mmstim.engine import SubnetSamplingHook
-from mmstim.models.subnets import SubnetSampler
+from mmstim.engine import SubnetSamplingHook, build_subnet_sampler, list_draws
 from mmstim.testing import tiny_classifier, tiny_runner_kwargs
-
-
-def read_draws(work_dir):
-    runs = sorted(d for d in glob.glob(osp.join(work_dir, '*'))
-                  if osp.isdir(d))
-    records = []
-    for run in runs:
-        path = osp.join(run, 'subnet_draws.jsonl')
-        if osp.exists(path):
-            with open(path) as f:
-                records += [json.loads(line) for line in f]
-    return records
 
 
 def test_runner_trains_subnets_and_lowers_loss(tmp_path):
@@ -32,25 +18,28 @@ def test_runner_trains_subnets_and_lowers_loss(tmp_path):
         checkpoint_interval=24)
     runner = Runner(**kwargs)
     runner.train()
-    history = runner.message_hub.get_scalar('train/loss_cls')
-    losses = history.data[0].tolist()
+    losses = scalars(runner, 'loss_cls')
     assert len(losses) == 24
     assert sum(losses[-4:]) / 4 < 0.93 * sum(losses[:4]) / 4
-    kl = runner.message_hub.get_scalar('train/loss_kl').data[0]
-    assert (kl > 0).all()
-    # the draws are logged and are the sampler's pure function of (seed, i)
-    records = read_draws(str(tmp_path))
-    assert [r['iter'] for r in records] == list(range(24))
-    hook = next(h for h in runner.hooks
-                if isinstance(h, SubnetSamplingHook))
-    sampler = SubnetSampler(runner.model.residual_stages, 'default')
-    for record in records:
-        expected = sampler.draw_iteration(hook.seed, record['iter'], 2)
-        assert [s['depths'] for s in record['subnets']] == [
-            list(d.depths) for d in expected]
-        sides = runner.model.subnet_resize.choose_sides(
-            [d.resize_u for d in expected], 16)
-        assert [s['side'] for s in record['subnets']] == sides
+    assert min(scalars(runner, 'loss_kl')) > 0
+    # what ran, as logged, is the sampler's pure function of (seed, i)
+    sampler = build_subnet_sampler(runner)
+    assert sampler.seed == runner.seed and sampler.num_subnets == 2
+    rows = list_draws(sampler, range(24), runner.model, input_side=16)
+    for i in range(24):
+        ran = [r for r in rows if r['iter'] == i]
+        assert scalars(runner, 'kept_depth')[i] == pytest.approx(
+            sum(sum(r['depths']) for r in ran) / 2)
+        assert scalars(runner, 'subnet_side')[i] == pytest.approx(
+            sum(r['side'] for r in ran) / 2)
+    assert {r['side'] for r in rows} - set(range(8, 17)) == set()
+    assert len({tuple(r['depths']) for r in rows}) > 10
+    # the same draws are listed from the config, without a runner
+    cfg = Config(dict(custom_hooks=kwargs['custom_hooks'],
+                      randomness=kwargs['randomness']))
+    from_cfg = build_subnet_sampler(cfg, tiny_classifier())
+    assert [from_cfg.draws(i) for i in range(24)] == [
+        sampler.draws(i) for i in range(24)]
     # the checkpoint holds exactly an ImageClassifier's keys
     checkpoint = torch.load(
         osp.join(str(tmp_path), 'iter_24.pth'), weights_only=True)
@@ -61,13 +50,16 @@ def test_runner_trains_subnets_and_lowers_loss(tmp_path):
     assert list(checkpoint['state_dict']) == list(plain.state_dict())
 
 
+def scalars(runner, name):
+    return runner.message_hub.get_scalar(f'train/{name}').data[0].tolist()
+
+
 def test_num_subnets_zero_is_plain_training(tmp_path):
     runner = Runner(**tiny_runner_kwargs(
         str(tmp_path), max_iters=2, num_subnets=0, checkpoint_interval=10))
     runner.train()
-    assert runner.model.subnets == []
     assert 'train/loss_kl' not in runner.message_hub.log_scalars
-    assert 'train/loss_cls' in runner.message_hub.log_scalars
+    assert len(scalars(runner, 'loss_cls')) == 2
 
 
 def test_begin_iter_and_cosine_schedule(tmp_path):
@@ -75,10 +67,22 @@ def test_begin_iter_and_cosine_schedule(tmp_path):
         str(tmp_path), max_iters=6, num_subnets=1, checkpoint_interval=10,
         hook_kwargs=dict(begin_iter=2, kl_schedule='cosine_up')))
     runner.train()
-    records = read_draws(str(tmp_path))
-    assert [r['iter'] for r in records] == [2, 3, 4, 5]
-    assert [round(r['kl_weight'], 6) for r in records] == [
+    assert len(scalars(runner, 'loss_cls')) == 6
+    assert [round(w, 6) for w in scalars(runner, 'kl_weight')] == [
         0.0, 0.25, 0.75, 1.0]
+
+
+def test_sampler_from_config_needs_a_seed():
+    cfg = Config(dict(custom_hooks=[
+        dict(type='SubnetSamplingHook', rule='default', num_subnets=2)]))
+    with pytest.raises(ValueError, match='randomness.seed=N'):
+        build_subnet_sampler(cfg, tiny_classifier())
+    cfg.custom_hooks[0]['seed'] = 7
+    sampler = build_subnet_sampler(cfg, tiny_classifier(), rule=[[1], [2], [3]])
+    assert sampler.seed == 7 and sampler.draws(5)[1].depths == (1, 2, 3)
+    # a plain baseline: the default rule, no draws
+    baseline = build_subnet_sampler(Config(dict()), tiny_classifier())
+    assert baseline.rule == 'default' and baseline.draws(0) == []
 
 
 def test_kl_weight_schedules():
@@ -99,16 +103,16 @@ def test_bad_hook_arguments(kwargs, message):
         SubnetSamplingHook(**kwargs)
 
 
-def fake_runner(model, max_epochs=10, max_iters=100):
+def fake_runner(model, hook, max_epochs=10, max_iters=100):
     return SimpleNamespace(
         model=model, max_epochs=max_epochs, max_iters=max_iters, seed=3,
-        logger=SimpleNamespace(info=lambda *a: None))
+        hooks=[hook], logger=SimpleNamespace(info=lambda *a: None))
 
 
 def test_begin_epoch_after_training_ends():
     hook = SubnetSamplingHook(begin_epoch=10)
     with pytest.raises(ValueError, match='begin_epoch=10.*max_epochs=10'):
-        hook.before_train(fake_runner(tiny_classifier(), max_epochs=10))
+        hook.before_train(fake_runner(tiny_classifier(), hook, max_epochs=10))
 
 
 def test_hook_on_plain_classifier():
@@ -117,13 +121,14 @@ def test_hook_on_plain_classifier():
         neck=dict(type='GlobalAveragePooling'),
         head=dict(type='LinearClsHead', num_classes=3, in_channels=512))
     with pytest.raises(TypeError, match='needs a StimulativeClassifier'):
-        SubnetSamplingHook().before_train(fake_runner(model))
+        hook = SubnetSamplingHook()
+        hook.before_train(fake_runner(model, hook))
 
 
 def test_rule_validated_before_training():
     hook = SubnetSamplingHook(rule='paper')
     with pytest.raises(ValueError, match=r"'paper'.*\(3, 4, 6\)"):
-        hook.before_train(fake_runner(tiny_classifier()))
+        hook.before_train(fake_runner(tiny_classifier(), hook))
     hook = SubnetSamplingHook(rule=[[3], [4], [6]])
     with pytest.raises(ValueError, match='only the full network'):
-        hook.before_train(fake_runner(tiny_classifier()))
+        hook.before_train(fake_runner(tiny_classifier(), hook))

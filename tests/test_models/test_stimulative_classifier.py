@@ -59,7 +59,7 @@ def test_gradients_equal_sum_then_backward_float64():
     model = tiny_classifier(dtype=torch.float64)
     model.train()
     batch = fake_batch(batch_size=6, size=16)
-    model.subnets = fixed_draws(model)
+    model.set_subnets(fixed_draws(model))
     expected, reference = reference_gradients(model, batch)
     wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
     log_vars = model.accumulate_gradients(batch, wrapper)
@@ -69,7 +69,9 @@ def test_gradients_equal_sum_then_backward_float64():
     # BN running buffers equal those after the main pass alone
     for (name, got), want in zip(model.named_buffers(), reference.buffers()):
         assert torch.equal(got, want), name
-    assert [d['side'] for d in model.last_draws] == [8, 16, 12]
+    assert model.subnet_sides(fixed_draws(model), 16) == [8, 16, 12]
+    assert log_vars['subnet_side'] == 12.0
+    assert log_vars['kept_depth'] == pytest.approx((6 + 10 + 7) / 3)
     assert log_vars['loss_kl'] > 0
     assert torch.allclose(
         log_vars['loss'], log_vars['loss_cls'] + 3 * log_vars['loss_kl'])
@@ -80,8 +82,8 @@ def test_buffers_equal_main_pass_alone():
     model.train()
     batch = fake_batch(batch_size=4)
     main_only = copy.deepcopy(model)
-    main_only.subnets = []
-    model.subnets = fixed_draws(model)
+    main_only.set_subnets([])
+    model.set_subnets(fixed_draws(model))
     for m in (model, main_only):
         m.accumulate_gradients(
             batch, OptimWrapper(torch.optim.SGD(m.parameters(), lr=0.1)))
@@ -97,7 +99,7 @@ def test_call_order_one_graph_at_a_time():
     model.head.register_forward_hook(lambda *args: events.append('forward'))
     wrapper = RecordingOptimWrapper(
         torch.optim.SGD(model.parameters(), lr=0.1), events=events)
-    model.subnets = fixed_draws(model)
+    model.set_subnets(fixed_draws(model))
     model.train_step(fake_batch(), wrapper)
     assert events == ['forward', 'backward'] * 4 + ['step']
 
@@ -106,7 +108,7 @@ def test_sgd_step_applies_summed_gradient():
     model = tiny_classifier(dtype=torch.float64)
     model.train()
     batch = fake_batch()
-    model.subnets = fixed_draws(model)
+    model.set_subnets(fixed_draws(model))
     grads, _ = reference_gradients(model, batch)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.5))
@@ -126,7 +128,7 @@ def test_accumulative_counts_steps_and_inner_count():
         accumulative_counts=2)
     wrapper.initialize_count_status(model, 0, 8)
     for i in range(8):
-        model.subnets = fixed_draws(model)
+        model.set_subnets(fixed_draws(model))
         model.train_step(fake_batch(seed=i), wrapper)
     assert events.count('step') == 4
     assert events.count('backward') == 8 * 4
@@ -137,7 +139,7 @@ def test_accumulation_scales_every_pass():
     model = tiny_classifier(dtype=torch.float64)
     model.train()
     batch = fake_batch()
-    model.subnets = fixed_draws(model)
+    model.set_subnets(fixed_draws(model))
     expected, _ = reference_gradients(model, batch)
     wrapper = OptimWrapper(
         torch.optim.SGD(model.parameters(), lr=0.1), accumulative_counts=2)
@@ -172,7 +174,7 @@ def test_loss_scaling_with_clipping_gives_same_update():
     for wrapper_type in (OptimWrapper, FixedScaleOptimWrapper):
         model = tiny_classifier(dtype=torch.float64)
         model.train()
-        model.subnets = fixed_draws(model)
+        model.set_subnets(fixed_draws(model))
         wrapper = wrapper_type(
             torch.optim.SGD(model.parameters(), lr=0.1),
             clip_grad=dict(max_norm=0.05))
@@ -185,8 +187,26 @@ def test_loss_scaling_with_clipping_gives_same_update():
 def test_subnets_never_set_is_an_error():
     model = tiny_classifier()
     wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
-    with pytest.raises(RuntimeError, match='SubnetSamplingHook'):
+    with pytest.raises(RuntimeError, match=r"custom_hooks=\[dict\(type="
+                       r"'SubnetSamplingHook'"):
         model.train_step(fake_batch(), wrapper)
+    # subnets are handed over per iteration: a second step needs its own
+    model.set_subnets(fixed_draws(model))
+    model.train_step(fake_batch(), wrapper)
+    with pytest.raises(RuntimeError, match='set_subnets'):
+        model.train_step(fake_batch(), wrapper)
+
+
+def test_inner_count_advances_once_also_after_an_error():
+    model = tiny_classifier()
+    model.train()
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    bad = [SubnetDraw(((True, ) * 3, ) * 3, 0.5)]  # wrong stage lengths
+    model.set_subnets(bad)
+    with pytest.raises(ValueError, match='mask of stage 1 has 3 entries'):
+        model.train_step(fake_batch(), wrapper)
+    assert wrapper._inner_count == 1
+    assert [len(s) for s in model.residual_stages] == [3, 4, 6]
 
 
 def test_plain_loss_path_is_refused_in_training():

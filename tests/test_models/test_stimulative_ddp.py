@@ -3,7 +3,6 @@
 import copy
 import os
 import socket
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -12,7 +11,7 @@ import torch.multiprocessing as mp
 from mmengine.model import MMDistributedDataParallel
 from mmengine.optim import OptimWrapper
 
-from mmstim.engine import SubnetSamplingHook
+from mmstim.engine import stimulative_model
 from mmstim.models import StimulativeDDP
 from mmstim.models.subnets import SubnetDraw, to_mask
 from mmstim.testing import fake_batch, tiny_classifier
@@ -54,7 +53,7 @@ def worker(rank, world_size, port, out_dir, accumulative_counts):
             accumulative_counts=accumulative_counts)
         wrapper.initialize_count_status(model, 0, accumulative_counts)
         for iteration in range(accumulative_counts):
-            model.subnets = draws(model)
+            model.set_subnets(draws(model))
             wrapped.train_step(batch_for(rank, iteration), wrapper)
         torch.save(
             dict(params={n: p.detach() for n, p in model.named_parameters()},
@@ -65,7 +64,7 @@ def worker(rank, world_size, port, out_dir, accumulative_counts):
         # MMEngine's plain wrapper would bypass the stimulative train step
         plain = MMDistributedDataParallel(
             tiny_classifier(seed=0), device_ids=None)
-        plain.module.subnets = []
+        plain.module.set_subnets([])
         error = ''
         try:
             plain.train_step(
@@ -75,8 +74,7 @@ def worker(rank, world_size, port, out_dir, accumulative_counts):
             error = str(e)
         hook_error = ''
         try:
-            SubnetSamplingHook()._stimulative_model(
-                SimpleNamespace(model=plain))
+            stimulative_model(plain)
         except TypeError as e:
             hook_error = str(e)
         with open(os.path.join(out_dir, f'errors{rank}.txt'), 'w') as f:
@@ -98,7 +96,7 @@ def reference(accumulative_counts):
             accumulative_counts=accumulative_counts)
         wrapper.initialize_count_status(replica, 0, accumulative_counts)
         for iteration in range(accumulative_counts):
-            replica.subnets = draws(replica)
+            replica.set_subnets(draws(replica))
             replica.accumulate_gradients(batch_for(rank, iteration), wrapper)
         for name, param in replica.named_parameters():
             grads[name] += param.grad / 2

@@ -22,11 +22,11 @@ def tiny_stages():
 
 
 def test_paper_rule_draws_only_the_published_space(resnet50_stages):
-    sampler = SubnetSampler(resnet50_stages, rule='paper')
+    sampler = SubnetSampler(resnet50_stages, rule='paper', seed=7)
     assert sampler.allowed_depths == PAPER_RESNET50_SPACE
     assert sampler.num_subnets_in_space() == 8
     space = set(itertools.product(*PAPER_RESNET50_SPACE))
-    draws = [sampler.draw(7, i, k).depths for i in range(400)
+    draws = [sampler.draw(i, k).depths for i in range(400)
              for k in range(6)]
     assert set(draws) == space  # every one of the 8 subnets appears
 
@@ -39,11 +39,11 @@ def test_paper_rule_refuses_other_layouts():
 
 
 def test_default_rule_frequencies_are_uniform(tiny_stages):
-    sampler = SubnetSampler(tiny_stages, rule='default')
+    sampler = SubnetSampler(tiny_stages, rule='default', seed=3)
     n = 6000
     counts = [Counter() for _ in tiny_stages]
     for i in range(n):
-        for stage, depth in enumerate(sampler.draw(3, i, 0).depths):
+        for stage, depth in enumerate(sampler.draw(i, 0).depths):
             counts[stage][depth] += 1
     for stage, counter in zip(tiny_stages, counts):
         assert set(counter) == set(range(1, len(stage) + 1))
@@ -55,7 +55,7 @@ def test_default_rule_frequencies_are_uniform(tiny_stages):
 
 def test_explicit_rule_and_side_numbers(tiny_stages):
     sampler = SubnetSampler(tiny_stages, rule=[[3], [2, 4], [6]])
-    draws = [sampler.draw(0, i, 0) for i in range(200)]
+    draws = [sampler.draw(i, 0) for i in range(200)]
     assert {d.depths for d in draws} == {(3, 2, 6), (3, 4, 6)}
     us = [d.resize_u for d in draws]
     assert all(0 <= u < 1 for u in us) and len(set(us)) == len(us)
@@ -63,15 +63,18 @@ def test_explicit_rule_and_side_numbers(tiny_stages):
 
 def test_same_seed_iteration_k_gives_same_draw(tiny_stages):
     # a second sampler stands for another rank or a resumed process
-    one = SubnetSampler(tiny_stages, rule='default')
+    one = SubnetSampler(tiny_stages, rule='default', num_subnets=4, seed=42)
     other = SubnetSampler(tiny_classifier(seed=5).residual_stages,
-                          rule='default')
+                          rule='default', num_subnets=4, seed=42)
     for i, k in [(0, 0), (17, 3), (123456, 5)]:
-        assert one.draw(42, i, k) == other.draw(42, i, k)
-    assert one.draw_iteration(42, 9, 4) == other.draw_iteration(42, 9, 4)
-    different = {one.draw(42, i, 0).depths for i in range(50)}
+        assert one.draw(i, k) == other.draw(i, k)
+    assert one.draws(9) == other.draws(9)
+    assert one.draws(9) == [one.draw(9, k) for k in range(4)]
+    different = {one.draw(i, 0).depths for i in range(50)}
     assert len(different) > 5
-    assert one.draw(1, 3, 0).resize_u != one.draw(2, 3, 0).resize_u
+    seed2 = SubnetSampler(tiny_stages, rule='default', seed=2)
+    assert seed2.draw(3, 0).resize_u != SubnetSampler(
+        tiny_stages, rule='default', seed=1).draw(3, 0).resize_u
 
 
 def test_stochastic_depth_rule(tiny_stages):
@@ -84,9 +87,9 @@ def test_stochastic_depth_rule(tiny_stages):
     assert probs[-1][-1] == pytest.approx(0.5)
     assert probs[0][1] == pytest.approx(1 - 1 / 12 * 0.5)
     n = 4000
-    kept_last = sum(sampler.draw(0, i, 0).mask[-1][-1] for i in range(n))
+    kept_last = sum(sampler.draw(i, 0).mask[-1][-1] for i in range(n))
     assert abs(kept_last / n - 0.5) < 5 * (0.25 / n)**0.5
-    masks = {sampler.draw(0, i, 0).mask for i in range(200)}
+    masks = {sampler.draw(i, 0).mask for i in range(200)}
     assert all(all(stage[0] for stage in mask) for mask in masks)
     assert len({kept_depths(m) for m in masks}) > 10
 
@@ -102,6 +105,12 @@ def test_stochastic_depth_rule(tiny_stages):
 def test_bad_rules(tiny_stages, rule, message):
     with pytest.raises(ValueError, match=message):
         SubnetSampler(tiny_stages, rule=rule)
+
+
+@pytest.mark.parametrize('num_subnets', [-1, 1.5])
+def test_bad_num_subnets(tiny_stages, num_subnets):
+    with pytest.raises(ValueError, match='num_subnets must be an integer'):
+        SubnetSampler(tiny_stages, num_subnets=num_subnets)
 
 
 def test_stochastic_depth_that_never_drops(tiny_stages):

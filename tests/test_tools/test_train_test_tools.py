@@ -62,14 +62,17 @@ def dist_train(config, gpus, *args):
     return result
 
 
-def draws(work_dir):
+def logged_subnets(work_dir):
+    """Kept depth and side of every iteration, from the runs' scalar logs."""
     records = {}
-    for path in sorted(
-            glob.glob(osp.join(work_dir, '*', 'subnet_draws.jsonl'))):
+    for path in sorted(glob.glob(
+            osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
         with open(path) as f:
             for line in f:
                 record = json.loads(line)
-                records[record['iter']] = record['subnets']
+                if 'kept_depth' in record:
+                    records[record['step']] = (record['kept_depth'],
+                                               record['subnet_side'])
     return records
 
 
@@ -90,8 +93,9 @@ def test_dist_train_two_processes_and_resume(tmp_path, data_root):
     dist_train(full_cfg, 2, '--work-dir', part_dir, '--resume',
                '--cfg-options', *options)
 
-    full_draws, part_draws = draws(full_dir), draws(part_dir)
-    assert sorted(part_draws) == [0, 1, 2, 3]
+    full_draws = logged_subnets(full_dir)
+    part_draws = logged_subnets(part_dir)
+    assert sorted(part_draws) == [1, 2, 3, 4]
     assert part_draws == full_draws
     full = torch.load(osp.join(full_dir, 'iter_4.pth'), weights_only=True)
     resumed = torch.load(osp.join(part_dir, 'iter_4.pth'), weights_only=True)

@@ -1,15 +1,15 @@
 # Copyright (c) mmstim contributors. All rights reserved.
-import json
 import math
-import os.path as osp
-from typing import Optional
+from typing import List, Optional, Union
 
-from mmengine.dist import broadcast_object_list, is_main_process
+import torch.nn as nn
+from mmengine.config import Config
+from mmengine.dist import broadcast_object_list
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
-from mmstim.models.subnets import SubnetSampler
+from mmstim.models.subnets import SubnetSampler, find_residual_stages
 from mmstim.models.subnets.sampler import Rule
 
 KL_SCHEDULES = ('constant', 'cosine_up', 'cosine_down')
@@ -19,13 +19,15 @@ KL_SCHEDULES = ('constant', 'cosine_up', 'cosine_down')
 class SubnetSamplingHook(Hook):
     """Choose the subnets of every stimulative-training iteration.
 
-    Before each training iteration the hook draws ``num_subnets`` subnets
-    (and the uniform numbers that fix their input sides) by the sampling
-    rule and hands them to the ``StimulativeClassifier``. The draws are a
-    pure function of ``(seed, iteration, k)``, with the seed broadcast from
-    rank 0, so all ranks agree and a resumed run draws exactly what the
-    uninterrupted run drew. Every iteration's draws, with the input sides
-    actually used, are appended to ``subnet_draws.jsonl`` in the log dir.
+    The hook is the one owner of the subnets: before each training
+    iteration it draws ``num_subnets`` subnets (and the uniform numbers that
+    fix their input sides) by the sampling rule and hands them, with the KL
+    weight of its schedule, to ``StimulativeClassifier.set_subnets``. What
+    ran comes back in ``train_step``'s log variables (``loss_kl``,
+    ``kept_depth``, ``subnet_side``). The draws are a pure function of
+    ``(seed, iteration)``, with the seed broadcast from rank 0, so all ranks
+    agree, a resumed run draws exactly what the uninterrupted run drew, and
+    :func:`build_subnet_sampler` lists any iteration's draws after the fact.
 
     Args:
         rule (str | list): Sampling rule, see :class:`SubnetSampler`.
@@ -41,9 +43,7 @@ class SubnetSamplingHook(Hook):
         min_keep_prob (float): Last block's keep probability for the
             ``'stochastic_depth'`` rule. Defaults to 0.8.
         seed (int, optional): Seed of the draws; None takes the runner's
-            seed (rank 0's). Defaults to None.
-        log_draws (bool): Write every iteration's draws to
-            ``subnet_draws.jsonl``. Defaults to True.
+            seed (rank 0's, i.e. ``randomness.seed``). Defaults to None.
     """
 
     priority = 'NORMAL'
@@ -55,8 +55,7 @@ class SubnetSamplingHook(Hook):
                  begin_iter: int = 0,
                  kl_schedule: str = 'constant',
                  min_keep_prob: float = 0.8,
-                 seed: Optional[int] = None,
-                 log_draws: bool = True):
+                 seed: Optional[int] = None):
         if not isinstance(num_subnets, int) or num_subnets < 0:
             raise ValueError(f'num_subnets must be an integer >= 0 (0 means '
                              f'plain training), got {num_subnets!r}.')
@@ -66,39 +65,17 @@ class SubnetSamplingHook(Hook):
         if kl_schedule not in KL_SCHEDULES:
             raise ValueError(f'kl_schedule={kl_schedule!r} is not supported; '
                              f'allowed: {KL_SCHEDULES}.')
-        self.rule = rule
-        self.num_subnets = num_subnets
+        self.sampler_settings = dict(
+            rule=rule, num_subnets=num_subnets, min_keep_prob=min_keep_prob,
+            seed=seed)
         self.begin_epoch = begin_epoch
         self.begin_iter = begin_iter
         self.kl_schedule = kl_schedule
-        self.min_keep_prob = min_keep_prob
-        self.seed = seed
-        self.log_draws = log_draws
         self.sampler: Optional[SubnetSampler] = None
-
-    @staticmethod
-    def _stimulative_model(runner):
-        from mmstim.models import StimulativeClassifier
-        from mmstim.models.wrappers import StimulativeDDP
-        model = runner.model
-        if is_model_wrapper(model):
-            if not isinstance(model, StimulativeDDP):
-                raise TypeError(
-                    f'The model is wrapped in {type(model).__name__}, whose '
-                    f'train_step does not run StimulativeClassifier.'
-                    f'train_step: the run would silently be plain training. '
-                    f"Set model_wrapper_cfg=dict(type='StimulativeDDP').")
-            model = model.module
-        if not isinstance(model, StimulativeClassifier):
-            raise TypeError(
-                f'SubnetSamplingHook needs a StimulativeClassifier; the '
-                f'model is a {type(model).__name__}. Set '
-                f"model.type='StimulativeClassifier'.")
-        return model
 
     def before_train(self, runner) -> None:
         """Validate the rule against the model and fix the seed."""
-        model = self._stimulative_model(runner)
+        stimulative_model(runner.model)
         max_epochs = getattr(runner, 'max_epochs', None)
         if self.begin_epoch and max_epochs is not None and \
                 self.begin_epoch >= max_epochs:
@@ -109,25 +86,18 @@ class SubnetSamplingHook(Hook):
             raise ValueError(
                 f'begin_iter={self.begin_iter} is not before max_iters='
                 f'{runner.max_iters}: no iteration would train subnets.')
-        self.sampler = SubnetSampler(
-            model.residual_stages, self.rule, min_keep_prob=self.min_keep_prob)
-        seed = [self.seed if self.seed is not None else runner.seed]
-        broadcast_object_list(seed, src=0)
-        self.seed = int(seed[0])
-        if self.num_subnets == 0:
+        self.sampler = build_subnet_sampler(runner)
+        sampler = self.sampler
+        if sampler.num_subnets == 0:
             runner.logger.info('SubnetSamplingHook: num_subnets=0, training '
                                'the full network only (plain training).')
         else:
             runner.logger.info(
-                f'SubnetSamplingHook: {self.num_subnets} subnets per '
-                f'iteration, rule={self.rule!r} '
-                f'({self.sampler.num_subnets_in_space() or "mask"} '
-                f'subnets in the space), seed={self.seed}, '
+                f'SubnetSamplingHook: {sampler.num_subnets} subnets per '
+                f'iteration, rule={sampler.rule!r} '
+                f'({sampler.num_subnets_in_space() or "mask"} subnets in '
+                f'the space), seed={sampler.seed}, '
                 f'kl_schedule={self.kl_schedule}.')
-
-    def _active(self, runner) -> bool:
-        return runner.iter >= self.begin_iter and \
-            runner.epoch >= self.begin_epoch
 
     def kl_weight(self, iteration: int, max_iters: int,
                   start_iter: int = 0) -> float:
@@ -150,38 +120,163 @@ class SubnetSamplingHook(Hook):
             return (1.0 - cosine) / 2.0
         return (1.0 + cosine) / 2.0
 
+    def first_iter(self, runner) -> int:
+        """The first iteration with subnets."""
+        try:
+            iters_per_epoch = len(runner.train_dataloader)
+        except TypeError:
+            iters_per_epoch = 0
+        return max(self.begin_iter, self.begin_epoch * iters_per_epoch)
+
     def before_train_iter(self,
                           runner,
                           batch_idx: int,
                           data_batch: Optional[dict] = None) -> None:
-        """Hand the iteration's subnets to the model."""
-        model = self._stimulative_model(runner)
-        if self.num_subnets == 0 or not self._active(runner):
-            model.subnets = []
+        """Hand the iteration's subnets and KL weight to the model."""
+        model = stimulative_model(runner.model)
+        start = self.first_iter(runner)
+        if runner.iter < start or runner.epoch < self.begin_epoch:
+            model.set_subnets([], 0.0)
             return
-        model.subnets = self.sampler.draw_iteration(self.seed, runner.iter,
-                                                    self.num_subnets)
-        start = max(self.begin_iter,
-                    self.begin_epoch * self._iters_per_epoch(runner))
-        model.kl_weight = self.kl_weight(runner.iter, runner.max_iters, start)
+        model.set_subnets(
+            self.sampler.draws(runner.iter),
+            self.kl_weight(runner.iter, runner.max_iters, start))
 
-    @staticmethod
-    def _iters_per_epoch(runner) -> int:
-        try:
-            return len(runner.train_dataloader)
-        except TypeError:
-            return 0
 
-    def after_train_iter(self,
-                         runner,
-                         batch_idx: int,
-                         data_batch: Optional[dict] = None,
-                         outputs: Optional[dict] = None) -> None:
-        """Append the iteration's draws to ``subnet_draws.jsonl``."""
-        model = self._stimulative_model(runner)
-        if not self.log_draws or not model.subnets or not is_main_process():
-            return
-        record = dict(iter=runner.iter, kl_weight=model.kl_weight,
-                      subnets=model.last_draws)
-        with open(osp.join(runner.log_dir, 'subnet_draws.jsonl'), 'a') as f:
-            f.write(json.dumps(record) + '\n')
+def stimulative_model(model: nn.Module) -> nn.Module:
+    """The ``StimulativeClassifier`` of a possibly wrapped model.
+
+    Raises:
+        TypeError: The model is not a ``StimulativeClassifier`` or is
+            wrapped by a wrapper that bypasses its ``train_step``.
+    """
+    from mmstim.models import StimulativeClassifier
+    from mmstim.models.wrappers import StimulativeDDP
+    if is_model_wrapper(model):
+        if not isinstance(model, StimulativeDDP):
+            raise TypeError(
+                f'The model is wrapped in {type(model).__name__}, whose '
+                f'train_step does not run StimulativeClassifier.train_step: '
+                f'the run would silently be plain training. Set '
+                f"model_wrapper_cfg=dict(type='StimulativeDDP').")
+        model = model.module
+    if not isinstance(model, StimulativeClassifier):
+        raise TypeError(
+            f'SubnetSamplingHook needs a StimulativeClassifier; the model is '
+            f"a {type(model).__name__}. Set model.type='StimulativeClassifier'"
+            f'.')
+    return model
+
+
+def sampling_hook_config(cfg: Config) -> Optional[dict]:
+    """The ``SubnetSamplingHook`` entry of a config's ``custom_hooks``."""
+    hooks = [
+        hook for hook in cfg.get('custom_hooks', None) or []
+        if str(hook.get('type')).split('.')[-1] == 'SubnetSamplingHook'
+    ]
+    if len(hooks) > 1:
+        raise ValueError(f'The config has {len(hooks)} SubnetSamplingHooks; '
+                         f'one owns the subnets.')
+    return dict(hooks[0]) if hooks else None
+
+
+def build_subnet_sampler(source: Union[Config, 'Runner'],
+                         model: Optional[nn.Module] = None,
+                         rule: Optional[Rule] = None) -> SubnetSampler:
+    """The subnet sampler of a run, from its config or its runner.
+
+    The one place that knows where the sampling settings live. From a
+    runner: the settings of its ``SubnetSamplingHook`` and its model; a
+    hook without ``seed`` takes the runner's seed, broadcast from rank 0.
+    From a config: the hook's entry in ``custom_hooks`` and the given model;
+    a hook without ``seed`` takes ``randomness.seed``. A run without the
+    hook (a plain baseline) gets the ``'default'`` rule with 0 subnets per
+    iteration, which still enumerates its subnets for analysis.
+
+    Args:
+        source (Config | Runner): The run's config or runner.
+        model (nn.Module, optional): The classifier; required with a config,
+            taken from the runner otherwise.
+        rule (str | list, optional): Overrides the hook's rule.
+
+    Returns:
+        SubnetSampler: Its ``draws(iteration)`` are the iteration's subnets.
+
+    Raises:
+        ValueError: A config whose hook has no seed and that sets no
+            ``randomness.seed`` (the seed was random; it is in the run's
+            log as ``seed=...``).
+
+    Examples:
+        >>> sampler = build_subnet_sampler(cfg, model)
+        >>> [draw.depths for draw in sampler.draws(iteration=1000)]
+        [(3, 3, 5, 3), (3, 4, 3, 3)]
+    """
+    if not isinstance(source, Config):
+        hook = next(
+            (h for h in source.hooks if isinstance(h, SubnetSamplingHook)),
+            None)
+        settings = dict(hook.sampler_settings) if hook else {}
+        model = source.model
+        if settings.get('seed') is None:
+            seed = [source.seed]
+            broadcast_object_list(seed, src=0)
+            settings['seed'] = seed[0]
+    else:
+        if model is None:
+            raise ValueError('build_subnet_sampler needs the model when '
+                             'built from a config.')
+        settings = sampling_hook_config(source) or {}
+        settings.pop('type', None)
+        for key in ('begin_epoch', 'begin_iter', 'kl_schedule'):
+            settings.pop(key, None)
+        if settings.get('seed') is None:
+            settings['seed'] = (source.get('randomness', None)
+                                or {}).get('seed')
+        if settings['seed'] is None and settings.get('num_subnets', 0):
+            raise ValueError(
+                'The run set no seed (neither the SubnetSamplingHook nor '
+                'randomness.seed), so its draws used a random one; find it '
+                "in the run's log ('SubnetSamplingHook: ... seed=N') and "
+                'pass it, e.g. --cfg-options randomness.seed=N.')
+    settings.setdefault('num_subnets', 0)
+    if settings.get('seed') is None:
+        settings['seed'] = 0
+    if rule is not None:
+        settings['rule'] = rule
+    if is_model_wrapper(model):
+        model = model.module
+    return SubnetSampler(find_residual_stages(model.backbone), **settings)
+
+
+def list_draws(sampler: SubnetSampler,
+               iterations: range,
+               model: Optional[nn.Module] = None,
+               input_side: Optional[int] = None) -> List[dict]:
+    """The subnets a run drew at some iterations, listed after the fact.
+
+    Args:
+        sampler (SubnetSampler): The run's sampler, from
+            :func:`build_subnet_sampler`.
+        iterations (range): The iterations to list.
+        model (nn.Module, optional): The classifier; with ``input_side``,
+            the input side of each subnet is listed too.
+        input_side (int, optional): Side of the training inputs.
+
+    Returns:
+        list[dict]: Per iteration and subnet: ``iter``, ``k``, ``depths``,
+        ``mask`` (0/1 per block), ``resize_u`` and, when known, ``side``.
+    """
+    rows = []
+    for iteration in iterations:
+        draws = sampler.draws(iteration)
+        sides = (model.subnet_sides(draws, input_side)
+                 if model is not None and input_side else [None] * len(draws))
+        for k, (draw, side) in enumerate(zip(draws, sides)):
+            row = dict(iter=iteration, k=k, depths=list(draw.depths),
+                       mask=[[int(b) for b in m] for m in draw.mask],
+                       resize_u=draw.resize_u)
+            if side is not None:
+                row['side'] = side
+            rows.append(row)
+    return rows

@@ -1,6 +1,6 @@
 # Copyright (c) mmstim contributors. All rights reserved.
 from contextlib import contextmanager
-from typing import Dict, Iterator, List, Optional, Union
+from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -13,10 +13,11 @@ from ..subnets import (Mask, SubnetDraw, SubnetSpec, find_residual_stages,
                        frozen_bn_statistics, run_as_subnet)
 
 NOT_SET_MESSAGE = (
-    'StimulativeClassifier.subnets was never set, so this iteration would '
-    'silently be plain training. Add the hook to the config: '
-    "custom_hooks=[dict(type='SubnetSamplingHook', ...)] (set num_subnets=0 "
-    'for explicitly plain training).')
+    'StimulativeClassifier.train_step ran without subnets handed over by '
+    'set_subnets(), so this iteration would silently be plain training. '
+    'Add the sampling hook to the config: custom_hooks=['
+    "dict(type='SubnetSamplingHook', rule='default', num_subnets=1)] "
+    '(num_subnets=0 for explicitly plain training).')
 
 
 @MODELS.register_module()
@@ -24,7 +25,8 @@ class StimulativeClassifier(ImageClassifier):
     """Image classifier trained by stimulative training (ST and ST++).
 
     At every training iteration the full network is trained on the labels;
-    then each subnet in :attr:`subnets` (set by ``SubnetSamplingHook``) sees
+    then each subnet handed over by :meth:`set_subnets` (which
+    ``SubnetSamplingHook`` calls before every iteration) sees
     a possibly smaller copy of the batch and is pulled towards the full
     network's detached prediction by ``distill_loss``. Each pass is
     backpropagated as soon as its loss exists, so one graph is alive at a
@@ -95,13 +97,8 @@ class StimulativeClassifier(ImageClassifier):
             subnet_resize = MODELS.build(subnet_resize)
         self.subnet_resize = subnet_resize
         self.normalize_main_logits = normalize_main_logits
-        #: The coming iteration's subnets (``list[SubnetDraw]``), set by
-        #: ``SubnetSamplingHook``; None means no hook ever set it.
-        self.subnets: Optional[List[SubnetDraw]] = None
-        #: Multiplier of the distillation loss set by the hook's schedule.
-        self.kl_weight = 1.0
-        #: What the last training step ran: depths, masks and input sides.
-        self.last_draws: List[dict] = []
+        # The next iteration's (draws, kl_weight), see ``set_subnets``.
+        self._next_draws: Optional[Tuple[List[SubnetDraw], float]] = None
 
     @contextmanager
     def subnet(self, spec: SubnetSpec) -> Iterator[Mask]:
@@ -145,6 +142,24 @@ class StimulativeClassifier(ImageClassifier):
                 'distributed training.')
         return super().loss(inputs, data_samples)
 
+
+    def set_subnets(self, draws: List[SubnetDraw],
+                    kl_weight: float = 1.0) -> None:
+        """Hand over the subnets of the next training iteration.
+
+        ``SubnetSamplingHook`` calls this before every iteration; it is the
+        only way subnets reach the model. The next :meth:`train_step`
+        consumes them, so every iteration needs its own call, and a step
+        without one raises instead of silently training the baseline.
+
+        Args:
+            draws (list[SubnetDraw]): The iteration's subnets; an empty list
+                trains the full network only.
+            kl_weight (float): Multiplier of the distillation loss (the
+                hook's schedule). Defaults to 1.0.
+        """
+        self._next_draws = (list(draws), float(kl_weight))
+
     def train_step(self, data: Union[dict, tuple, list],
                    optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
         """One stimulative-training iteration, optimizer step included.
@@ -154,7 +169,8 @@ class StimulativeClassifier(ImageClassifier):
             optim_wrapper (OptimWrapper): The optimizer wrapper.
 
         Returns:
-            dict[str, Tensor]: Log variables.
+            dict[str, Tensor]: Log variables, see
+            :meth:`accumulate_gradients`.
         """
         log_vars = self.accumulate_gradients(data, optim_wrapper)
         if optim_wrapper.should_update():
@@ -168,8 +184,8 @@ class StimulativeClassifier(ImageClassifier):
         """Forward and backward every pass of an iteration, without stepping.
 
         Order: forward-main, backward-main, then forward and backward of
-        each subnet; gradients accumulate. ``optim_wrapper``'s inner count
-        advances by exactly one, however many passes ran.
+        each subnet handed over by :meth:`set_subnets`; gradients
+        accumulate and the optimizer wrapper counts one iteration.
 
         Args:
             data (dict | tuple | list): A batch from the data loader.
@@ -177,79 +193,99 @@ class StimulativeClassifier(ImageClassifier):
                 scaling (AMP) and accumulation factor apply to every pass.
 
         Returns:
-            dict[str, Tensor]: Log variables.
+            dict[str, Tensor]: ``loss``, ``loss_cls`` and the head's other
+            losses; with subnets also ``loss_kl`` (mean over the subnets),
+            ``kl_weight``, ``kept_depth`` (mean number of kept blocks) and
+            ``subnet_side`` (mean input side).
         """
-        if self.subnets is None:
+        if self._next_draws is None:
             raise RuntimeError(NOT_SET_MESSAGE)
         if not isinstance(optim_wrapper, OptimWrapper):
             raise TypeError(
                 f'StimulativeClassifier trains with one OptimWrapper (or '
                 f'AmpOptimWrapper); got {type(optim_wrapper).__name__}.')
-        start_count = optim_wrapper._inner_count
-        with optim_wrapper.optim_context(self):
-            data = self.data_preprocessor(data, True)
-        inputs, data_samples = data['inputs'], data['data_samples']
-
-        try:
+        draws, kl_weight = self._next_draws
+        self._next_draws = None
+        with one_accumulation_step(optim_wrapper) as backward:
             with optim_wrapper.optim_context(self):
+                data = self.data_preprocessor(data, True)
+                inputs, data_samples = data['inputs'], data['data_samples']
                 logits = self.logits(inputs)
                 main_logits = (
                     self.distill_loss.normalize_logits(logits)
                     if self.normalize_main_logits else logits)
                 head_losses = self.head._get_loss(main_logits, data_samples)
             loss_cls = head_losses.pop('loss')
-            self._backward(optim_wrapper, loss_cls, start_count)
+            backward(loss_cls)
             teacher = logits.detach()
             del logits, main_logits
-            loss_kl = self._subnet_passes(inputs, teacher, optim_wrapper,
-                                          start_count)
-        finally:
-            optim_wrapper._inner_count = start_count + 1
+            sides = self.subnet_sides(draws, inputs.shape[-2])
+            loss_kl = torch.zeros((), device=inputs.device)
+            for draw, side in zip(draws, sides):
+                with optim_wrapper.optim_context(self):
+                    student = self.subnet_logits(inputs, draw.mask, side)
+                    loss = kl_weight * self.distill_loss(student, teacher)
+                backward(loss)
+                loss_kl = loss_kl + loss.detach()
 
-        num_subnets = len(self.subnets)
-        log_vars = {
-            'loss': loss_cls.detach() + loss_kl.detach() * num_subnets,
-            'loss_cls': loss_cls.detach(),
-        }
-        if num_subnets:
-            log_vars['loss_kl'] = loss_kl.detach()
-            log_vars['kept_depth'] = torch.tensor(
-                sum(sum(d['depths']) for d in self.last_draws) / num_subnets)
-            log_vars['kl_weight'] = torch.tensor(
-                self.kl_weight * self.distill_loss.loss_weight)
+        log_vars = dict(loss=loss_cls.detach() + loss_kl,
+                        loss_cls=loss_cls.detach())
+        if draws:
+            log_vars.update(
+                loss_kl=loss_kl / len(draws),
+                kl_weight=torch.tensor(kl_weight *
+                                       self.distill_loss.loss_weight),
+                kept_depth=torch.tensor(
+                    sum(sum(d.depths) for d in draws) / len(draws)),
+                subnet_side=torch.tensor(sum(sides) / len(sides)))
         log_vars.update({k: v.detach() for k, v in head_losses.items()})
         return log_vars
 
-    def _subnet_passes(self, inputs: torch.Tensor, teacher: torch.Tensor,
-                       optim_wrapper: OptimWrapper,
-                       start_count: int) -> torch.Tensor:
-        """Run and backpropagate every subnet; return their mean KL loss."""
-        draws = self.subnets
-        if self.subnet_resize is not None:
-            sides = self.subnet_resize.choose_sides(
-                [draw.resize_u for draw in draws], inputs.shape[-2])
-        else:
-            sides = [inputs.shape[-2]] * len(draws)
-        self.last_draws = []
-        total = torch.zeros((), device=inputs.device)
-        for draw, side in zip(draws, sides):
-            with optim_wrapper.optim_context(self):
-                subnet_inputs = (
-                    self.subnet_resize(inputs, side)
-                    if self.subnet_resize is not None else inputs)
-                with self.subnet(draw.mask), frozen_bn_statistics(self):
-                    student = self.logits(subnet_inputs)
-                loss_kl = self.kl_weight * self.distill_loss(student, teacher)
-            self._backward(optim_wrapper, loss_kl, start_count)
-            total = total + loss_kl.detach()
-            self.last_draws.append(
-                dict(depths=list(draw.depths), side=int(side),
-                     mask=[[int(k) for k in m] for m in draw.mask]))
-        return total / max(len(draws), 1)
+    def subnet_sides(self, draws: List[SubnetDraw], side: int) -> List[int]:
+        """Input sides of the subnets for inputs of side ``side``."""
+        if self.subnet_resize is None:
+            return [side] * len(draws)
+        return self.subnet_resize.choose_sides(
+            [draw.resize_u for draw in draws], side)
 
-    @staticmethod
-    def _backward(optim_wrapper: OptimWrapper, loss: torch.Tensor,
-                  start_count: int) -> None:
-        # Every pass is scaled (accumulation, AMP) as the iteration's first.
-        optim_wrapper._inner_count = start_count
+    def subnet_logits(self, inputs: torch.Tensor, mask: Mask,
+                      side: int) -> torch.Tensor:
+        """Logits of a subnet on inputs resized to ``side``.
+
+        Running statistics of every norm layer are left untouched.
+        """
+        if self.subnet_resize is not None:
+            inputs = self.subnet_resize(inputs, side)
+        with self.subnet(mask), frozen_bn_statistics(self):
+            return self.logits(inputs)
+
+
+@contextmanager
+def one_accumulation_step(
+        optim_wrapper: OptimWrapper) -> Iterator[Callable]:
+    """Backpropagate several losses as one accumulation step.
+
+    Works around MMEngine's ``OptimWrapper``, which counts every
+    ``backward`` call as one iteration (``_inner_count``): with gradient
+    accumulation its ``scale_loss`` would divide the later passes of an
+    iteration by another factor, and ``should_update`` would step in the
+    middle of an iteration. Inside the block every loss is scaled as the
+    iteration's first pass; on leaving, also by an exception, the count has
+    advanced by exactly one.
+
+    Args:
+        optim_wrapper (OptimWrapper): The optimizer wrapper.
+
+    Yields:
+        Callable[[Tensor], None]: Scales a loss and backpropagates it.
+    """
+    start = optim_wrapper._inner_count
+
+    def backward(loss: torch.Tensor) -> None:
+        optim_wrapper._inner_count = start
         optim_wrapper.backward(optim_wrapper.scale_loss(loss))
+
+    try:
+        yield backward
+    finally:
+        optim_wrapper._inner_count = start + 1

@@ -67,6 +67,9 @@ class SubnetSampler:
               to ``min_keep_prob`` at the last block.
 
             Depth rules draw each stage's depth uniformly and independently.
+        num_subnets (int): Subnets per iteration. Defaults to 1.
+        seed (int): Seed of the draws (the same on every rank).
+            Defaults to 0.
         min_keep_prob (float): Keep probability of the last block for
             ``'stochastic_depth'``. Defaults to 0.8.
 
@@ -74,17 +77,24 @@ class SubnetSampler:
         >>> from mmpretrain.models import ResNet
         >>> from mmstim.models.subnets import find_residual_stages
         >>> stages = find_residual_stages(ResNet(depth=50))
-        >>> sampler = SubnetSampler(stages, rule='paper')
-        >>> sampler.draw(seed=0, iteration=10, k=0).depths
+        >>> sampler = SubnetSampler(stages, rule='paper', seed=0)
+        >>> sampler.draw(iteration=10, k=0).depths
         (3, 3, 4, 3)
     """
 
     def __init__(self,
                  stages: Sequence[ResidualStage],
                  rule: Rule = 'default',
+                 num_subnets: int = 1,
+                 seed: int = 0,
                  min_keep_prob: float = 0.8):
+        if not isinstance(num_subnets, Integral) or num_subnets < 0:
+            raise ValueError(f'num_subnets must be an integer >= 0 (0 means '
+                             f'plain training), got {num_subnets!r}.')
         self.stages = list(stages)
         self.rule = rule
+        self.num_subnets = int(num_subnets)
+        self.seed = int(seed)
         self.min_keep_prob = min_keep_prob
         depths = stage_depths(self.stages)
         if isinstance(rule, str) and rule == 'stochastic_depth':
@@ -161,18 +171,17 @@ class SubnetSampler:
             return None
         return int(np.prod([len(a) for a in self.allowed_depths]))
 
-    def draw(self, seed: int, iteration: int, k: int) -> SubnetDraw:
+    def draw(self, iteration: int, k: int) -> SubnetDraw:
         """Draw the k-th subnet of an iteration.
 
         Args:
-            seed (int): The run's seed (the same on every rank).
             iteration (int): The global training iteration.
             k (int): Index of the subnet within the iteration.
 
         Returns:
             SubnetDraw: Its keep-mask and the uniform number for its input.
         """
-        rng = np.random.default_rng([int(seed) % 2**32, int(iteration), k])
+        rng = np.random.default_rng([self.seed % 2**32, int(iteration), k])
         if self.allowed_depths is not None:
             depths = tuple(
                 int(allowed[rng.integers(len(allowed))])
@@ -184,10 +193,9 @@ class SubnetSampler:
                 for stage_probs in self._keep_probs)
         return SubnetDraw(mask, float(rng.random()))
 
-    def draw_iteration(self, seed: int, iteration: int,
-                       num_subnets: int) -> List[SubnetDraw]:
-        """Draw all subnets of an iteration."""
-        return [self.draw(seed, iteration, k) for k in range(num_subnets)]
+    def draws(self, iteration: int) -> List[SubnetDraw]:
+        """Draw the ``num_subnets`` subnets of an iteration."""
+        return [self.draw(iteration, k) for k in range(self.num_subnets)]
 
     def expected_kept_fraction(self) -> List[List[float]]:
         """Probability that each block is kept, per stage and block."""

@@ -1,0 +1,294 @@
+# Copyright (c) mmstim contributors. All rights reserved.
+import itertools
+import random
+from contextlib import contextmanager
+from typing import Iterable, Iterator, List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+import torch.nn as nn
+from mmengine.dist import all_reduce, is_main_process
+from mmengine.model import is_model_wrapper
+from mmengine.runner import TestLoop
+from mmpretrain.registry import LOOPS
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmstim.models.subnets import (Mask, SubnetSampler, SubnetSpec,
+                                   find_residual_stages, run_as_subnet)
+from ..hooks.subnet_sampling_hook import build_subnet_sampler
+
+
+@LOOPS.register_module()
+class SubnetTestLoop(TestLoop):
+    """Test the full network and its depth subnets: the loafing table.
+
+    Every subnet is evaluated with the config's test evaluator (e.g.
+    MMPretrain's ``Accuracy``), optionally a second time with BN running
+    statistics re-estimated for it on training images. The returned
+    metrics hold the full network's under their usual names (e.g.
+    ``accuracy/top1``), every subnet's prefixed by its name (kept depths per
+    stage such as ``1-2-2``, or ``mask_110-10`` for keep-masks), the
+    re-estimated ones under ``<name>/recal/``, and the means over the proper
+    subnets under ``mean_subnet/``. The per-subnet table is logged, and
+    kept in :attr:`results`.
+
+    Works for plain ``ImageClassifier`` baselines as for stimulatively
+    trained networks. Use it with ``tools/test.py CONFIG CKPT --cfg-options
+    test_cfg.type=SubnetTestLoop``, or in a config::
+
+        test_cfg = dict(type='SubnetTestLoop', subnets='rule',
+                        recalibration_images=2000)
+
+    Args:
+        runner (Runner): The runner.
+        dataloader (DataLoader | dict): The test data loader.
+        evaluator (Evaluator | dict | list): The test evaluator.
+        subnets (str | int | list): ``'rule'``: every subnet of the sampling
+            rule (the rule of the config's ``SubnetSamplingHook``, or
+            ``'default'`` without one); an int N: N of them drawn at random
+            with ``seed``; or an explicit list of kept depths or keep-masks.
+            The full network is always included. Defaults to ``'rule'``.
+        rule (str | list, optional): Overrides the hook's rule.
+        recalibration_images (int): Training images (from the config's
+            ``train_dataloader``) to re-estimate BN statistics on for every
+            subnet; 0 skips it. Defaults to 0.
+        seed (int): Seed of the random choice of subnets and of the
+            training loader's order. Defaults to 0.
+        fp16 (bool): Test with autocast. Defaults to False.
+    """
+
+    def __init__(self,
+                 runner,
+                 dataloader,
+                 evaluator,
+                 subnets: Union[str, int, Sequence[SubnetSpec]] = 'rule',
+                 rule=None,
+                 recalibration_images: int = 0,
+                 seed: int = 0,
+                 fp16: bool = False):
+        super().__init__(runner, dataloader, evaluator, fp16)
+        if not (subnets == 'rule' or isinstance(subnets, (int, list, tuple))):
+            raise ValueError(f"subnets must be 'rule', a number of random "
+                             f'subnets or a list of subnets; got {subnets!r}.')
+        if recalibration_images < 0:
+            raise ValueError(f'recalibration_images must be >= 0, got '
+                             f'{recalibration_images}.')
+        self.subnets = subnets
+        self.rule = rule
+        self.recalibration_images = recalibration_images
+        self.seed = seed
+        self.results: List[dict] = []
+
+    @property
+    def model(self) -> nn.Module:
+        """The classifier, unwrapped."""
+        model = self.runner.model
+        return model.module if is_model_wrapper(model) else model
+
+    def subnet_specs(self) -> List[SubnetSpec]:
+        """The subnets to evaluate, the full network first."""
+        if isinstance(self.subnets, (list, tuple)):
+            stages = find_residual_stages(self.model.backbone)
+            full = tuple(len(stage) for stage in stages)
+            return [full] + [s for s in self.subnets if tuple(s) != full]
+        sampler = build_subnet_sampler(self.runner.cfg, self.model, self.rule)
+        max_subnets = self.subnets if isinstance(self.subnets, int) else None
+        return subnets_of_rule(sampler, max_subnets, self.seed)
+
+    def run(self) -> dict:
+        """Evaluate every subnet; return the metrics."""
+        self.runner.call_hook('before_test')
+        self.runner.call_hook('before_test_epoch')
+        train_loader = None
+        if self.recalibration_images:
+            train_loader = self.runner.build_dataloader(
+                self.runner.cfg.train_dataloader, seed=self.seed)
+        stages = find_residual_stages(self.model.backbone)
+        specs = self.subnet_specs()
+        if is_main_process():
+            from tqdm import tqdm
+            specs = tqdm(specs, desc='subnets')
+        self.results, metrics = [], {}
+        for spec in specs:
+            with run_as_subnet(stages, spec) as mask:
+                entry = dict(
+                    name=subnet_name(mask),
+                    depths=[sum(m) for m in mask],
+                    mask=[[int(k) for k in m] for m in mask],
+                    kept_blocks=sum(sum(m) for m in mask),
+                    full=all(all(m) for m in mask),
+                    metrics=self.evaluate())
+                if train_loader is not None:
+                    with recalibrated_bn(self.model, train_loader,
+                                         self.recalibration_images):
+                        entry['recal_metrics'] = self.evaluate()
+            self.results.append(entry)
+            metrics.update(prefixed(entry['name'], entry['metrics']))
+            metrics.update(
+                prefixed(f'{entry["name"]}/recal',
+                         entry.get('recal_metrics', {})))
+        metrics.update(self.results[0]['metrics'])
+        metrics.update(mean_subnet_metrics(self.results))
+        self.runner.logger.info('Subnet test:\n' + loafing_table(self.results))
+        self.runner.call_hook('after_test_epoch', metrics=metrics)
+        self.runner.call_hook('after_test')
+        return metrics
+
+    @torch.no_grad()
+    def evaluate(self) -> dict:
+        """The evaluator's metrics of the network as it runs now."""
+        self.runner.model.eval()
+        for data_batch in self.dataloader:
+            with torch.autocast(
+                    self.model.data_preprocessor.device.type,
+                    enabled=self.fp16):
+                outputs = self.runner.model.test_step(data_batch)
+            self.evaluator.process(data_samples=outputs, data_batch=data_batch)
+        return self.evaluator.evaluate(len(self.dataloader.dataset))
+
+
+def subnet_name(mask: Mask) -> str:
+    """``full``, kept depths such as ``1-2-2``, or ``mask_110-10``."""
+    if all(all(m) for m in mask):
+        return 'full'
+    if all(list(m) == sorted(m, reverse=True) for m in mask):
+        return '-'.join(str(sum(m)) for m in mask)
+    return 'mask_' + '-'.join(''.join(str(int(k)) for k in m) for m in mask)
+
+
+def prefixed(prefix: str, metrics: dict) -> dict:
+    """The metrics with ``<prefix>/`` before every key."""
+    return {f'{prefix}/{key}': value for key, value in metrics.items()}
+
+
+def mean_subnet_metrics(results: Sequence[dict]) -> dict:
+    """Means over the proper subnets, under ``mean_subnet/``."""
+    subnets = [r for r in results if not r['full']]
+    means = {}
+    for field, prefix in (('metrics', 'mean_subnet'),
+                          ('recal_metrics', 'mean_subnet/recal')):
+        values = [r[field] for r in subnets if field in r]
+        for key in values[0] if values else []:
+            means[f'{prefix}/{key}'] = float(
+                np.mean([v[key] for v in values]))
+    return means
+
+
+def loafing_table(results: Sequence[dict]) -> str:
+    """A markdown table: one row per subnet, one column per metric."""
+    keys = list(results[0]['metrics'])
+    recal = 'recal_metrics' in results[0]
+    header = ['subnet', 'kept blocks'] + keys + (
+        [f'{k}, BN recal.' for k in keys] if recal else [])
+    lines = ['| ' + ' | '.join(header) + ' |', '|---' * len(header) + '|']
+    for r in results:
+        values = [r['metrics'][k] for k in keys]
+        values += [r['recal_metrics'][k] for k in keys] if recal else []
+        lines.append('| ' + ' | '.join(
+            [r['name'], str(r['kept_blocks'])] +
+            [f'{float(v):.2f}' for v in values]) + ' |')
+    return '\n'.join(lines)
+
+
+def subnets_of_rule(sampler: SubnetSampler,
+                    max_subnets: Optional[int] = None,
+                    seed: int = 0) -> List[tuple]:
+    """List the subnets (kept depths) of a depth rule, the full one first.
+
+    Args:
+        sampler (SubnetSampler): A sampler with a depth rule.
+        max_subnets (int, optional): When the space is larger, this many
+            distinct subnets drawn at random (the full network always
+            included). Defaults to None (all).
+        seed (int): Seed of the random choice. Defaults to 0.
+
+    Returns:
+        list[tuple[int]]: Kept depths per stage, deepest first.
+    """
+    if sampler.allowed_depths is None:
+        raise ValueError('Only depth rules can be enumerated; the '
+                         'stochastic_depth rule draws masks: list the '
+                         'subnets explicitly.')
+    space = list(itertools.product(*sampler.allowed_depths))
+    full = tuple(len(stage) for stage in sampler.stages)
+    if max_subnets is not None and len(space) > max_subnets:
+        rng = np.random.default_rng(seed)
+        others = [s for s in space if s != full]
+        chosen = rng.choice(len(others), max_subnets - 1, replace=False)
+        space = [full] + [others[i] for i in sorted(chosen)]
+    return sorted(set(space) | {full}, key=lambda s: (-sum(s), s))
+
+
+@contextmanager
+def seeded_random_state(seed: int) -> Iterator[None]:
+    """Seed Python's, NumPy's and torch's generators for a block.
+
+    The previous states (torch's on the CPU and every CUDA device, through
+    :func:`torch.random.fork_rng`) are restored on leaving, so what ran
+    before the block does not change what runs inside it and vice versa.
+
+    Args:
+        seed (int): The seed of all the generators inside the block.
+    """
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng():
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        try:
+            yield
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)
+
+
+@contextmanager
+def recalibrated_bn(model: nn.Module, dataloader: Iterable,
+                    num_images: int) -> Iterator[None]:
+    """Re-estimate BN running statistics for the network as it runs now.
+
+    Inside the ``with`` block the BN layers hold the plain average of the
+    batch statistics of the first ``ceil(num_images / batch size)`` training
+    batches (training-mode forward passes without gradients, generators
+    seeded with 0 so that the random augmentation is the same every time,
+    averaged over ranks); on leaving, the original statistics are restored.
+
+    MMPretrain's ``update_bn_stats`` (``PreciseBNHook``) is not used: it
+    keeps autograd on, uses only whole batches and replaces the buffers
+    instead of restoring them.
+
+    Args:
+        model (nn.Module): The classifier, possibly inside a subnet context.
+        dataloader (Iterable): Training batches.
+        num_images (int): Number of images to average over.
+    """
+    norms = [m for m in model.modules()
+             if isinstance(m, _BatchNorm) and m.track_running_stats]
+    saved = [(m.momentum, m.running_mean.clone(), m.running_var.clone(),
+              m.num_batches_tracked.clone()) for m in norms]
+    was_training = model.training
+    try:
+        for norm in norms:
+            norm.reset_running_stats()
+            norm.momentum = None  # cumulative average over the batches
+        model.train()
+        seen = 0
+        with torch.no_grad(), seeded_random_state(0):
+            for batch in dataloader:
+                if seen >= num_images:
+                    break
+                data = model.data_preprocessor(batch, False)
+                model(data['inputs'], mode='tensor')
+                seen += data['inputs'].shape[0]
+        for norm in norms:
+            all_reduce(norm.running_mean, op='mean')
+            all_reduce(norm.running_var, op='mean')
+        model.eval()
+        yield
+    finally:
+        for norm, (momentum, mean, var, count) in zip(norms, saved):
+            norm.momentum = momentum
+            norm.running_mean.copy_(mean)
+            norm.running_var.copy_(var)
+            norm.num_batches_tracked.copy_(count)
+        model.train(was_training)
