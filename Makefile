@@ -11,8 +11,30 @@ export VENV
 setup:
 	@bash tools/setup_env.sh
 
+# Fashion-MNIST comes from the Debian package dataset-fashion-mnist (installed
+# here when its folder is missing, with sudo when not root), then the script
+# checks it and writes data/fashion_mnist. Python never calls apt-get.
+FASHION_MNIST_DEB := dataset-fashion-mnist
+FASHION_MNIST_DIR := /usr/share/datasets/fashion-mnist
+APT_INSTALL := apt-get update && apt-get install -y $(FASHION_MNIST_DEB)
+
 data: setup
-	@$(PYTHON_BIN) tools/data/prepare_fashion_mnist.py
+	@if [ ! -d $(FASHION_MNIST_DIR) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then sudo=; \
+	  elif command -v sudo >/dev/null 2>&1; then sudo=sudo; \
+	  else sudo=none; fi; \
+	  if [ "$$sudo" = none ] || ! command -v apt-get >/dev/null 2>&1 || \
+	     ! { $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update && \
+	         $$sudo env DEBIAN_FRONTEND=noninteractive \
+	           apt-get install -y $(FASHION_MNIST_DEB); }; then \
+	    echo "error: cannot install $(FASHION_MNIST_DEB); run as root:" \
+	      "$(APT_INSTALL)" >&2; \
+	    echo "or run: $(PYTHON_BIN)" \
+	      "tools/dataset_converters/prepare_fashion_mnist.py --source DIR" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+	@$(PYTHON_BIN) tools/dataset_converters/prepare_fashion_mnist.py
 
 test: setup
 	@$(PYTHON_BIN) -m pytest tests -q -p no:cacheprovider

@@ -1,25 +1,31 @@
 # Copyright (c) mmstim contributors. All rights reserved.
-"""Command-line pieces shared by the analysis tools."""
+"""Options and outputs shared by the analysis tools."""
 import argparse
-import json
 import os
 import os.path as osp
-from typing import List, Sequence
+from typing import List, Tuple
 
 import torch
-from mmengine.config import DictAction
+from mmengine.config import Config, DictAction
+from mmengine.fileio import dump
+
+from .subnet_eval import RunSpec, parse_run_spec
 
 
-def add_data_and_output_args(parser: argparse.ArgumentParser,
-                             name: str) -> None:
-    """Options for the data the runs are evaluated on and the outputs.
+def add_run_args(parser: argparse.ArgumentParser, name: str) -> None:
+    """Options naming the runs, their data and the outputs.
 
     Args:
         parser (argparse.ArgumentParser): The tool's parser.
-        name (str): Stem of the default output files under
-            ``work_dirs/analysis``.
+        name (str): Stem of the default outputs under ``work_dirs/analysis``.
     """
+    parser.add_argument(
+        '--runs', nargs='+', required=True, metavar='CONFIG:CKPT[:LABEL]',
+        help='checkpoints to analyse, each with its config')
     parser.add_argument('--split', choices=('val', 'test'), default='val')
+    parser.add_argument(
+        '--seed', type=int, default=0,
+        help='seed of random choices and of the recalibration images')
     parser.add_argument(
         '--data-root', help="data_root of every loader's dataset")
     parser.add_argument('--num-workers', type=int, default=None)
@@ -35,28 +41,42 @@ def add_data_and_output_args(parser: argparse.ArgumentParser,
         '--out-png', default=f'work_dirs/analysis/{name}.png')
 
 
-def apply_threads(args: argparse.Namespace) -> None:
-    """Set torch's intra-op threads when ``--threads`` is given."""
+def load_runs(args: argparse.Namespace) -> List[Tuple[RunSpec, Config]]:
+    """The runs of ``--runs`` with their configs, overrides applied.
+
+    Also applies ``--threads``.
+
+    Raises:
+        ValueError: A run is malformed.
+        FileNotFoundError: A checkpoint does not exist.
+    """
     if args.threads:
         torch.set_num_threads(args.threads)
+    runs = []
+    for text in args.runs:
+        spec = parse_run_spec(text)
+        if not osp.isfile(spec.checkpoint):
+            raise FileNotFoundError(
+                f'checkpoint {spec.checkpoint} does not exist.')
+        cfg = Config.fromfile(spec.config)
+        cfg.merge_from_dict(args.cfg_options or {})
+        if args.data_root:
+            for key in ('train_dataloader', 'val_dataloader',
+                        'test_dataloader'):
+                cfg[key].dataset.data_root = args.data_root
+        cfg.work_dir = osp.join('work_dirs', 'analysis', spec.label)
+        runs.append((spec, cfg))
+    return runs
 
 
-def missing_checkpoints(checkpoints: Sequence[str]) -> List[str]:
-    """The checkpoint paths that are not files."""
-    return [path for path in checkpoints if not osp.isfile(path)]
-
-
-def write_results(path: str, settings: dict, runs: list) -> None:
-    """Write ``{"settings": ..., "runs": ...}`` as JSON, creating folders."""
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    with open(path, 'w') as f:
-        json.dump(dict(settings=settings, runs=runs), f, indent=2)
-
-
-def save_figure(fig, path: str) -> None:
-    """Lay out a matplotlib figure, write it as PNG (folders created)."""
+def write_outputs(args: argparse.Namespace, settings: dict, runs: list,
+                  fig) -> None:
+    """Write ``{"settings", "runs"}`` as JSON and the figure as PNG."""
     import matplotlib.pyplot as plt
+    for path in (args.out_json, args.out_png):
+        os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    dump(dict(settings=settings, runs=runs), args.out_json, indent=2)
     fig.tight_layout()
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=120)
+    fig.savefig(args.out_png, dpi=120)
     plt.close(fig)
+    print(f'wrote {args.out_json} and {args.out_png}')

@@ -1,6 +1,6 @@
 # Copyright (c) mmstim contributors. All rights reserved.
 """Theoretical compute of stimulative training relative to plain training."""
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -85,6 +85,25 @@ def block_macs(classifier: nn.Module, side: int,
                   if n not in assigned and n not in linear)
     flat = sum(v for n, v in macs.items() if n in linear)
     return dict(blocks=blocks, spatial=spatial, linear=flat)
+
+
+def subnet_macs(parts: dict, mask: Sequence[Sequence[bool]]) -> int:
+    """MACs of a subnet from :func:`block_macs`'s split of a classifier.
+
+    A dropped block acts as the identity, so a subnet costs the layers
+    outside the blocks plus its kept blocks.
+
+    Args:
+        parts (dict): The output of :func:`block_macs`.
+        mask (Sequence[Sequence[bool]]): Keep-mask per stage.
+
+    Returns:
+        int: The subnet's MACs for one image.
+    """
+    kept = sum(
+        macs for stage_macs, stage_mask in zip(parts['blocks'], mask)
+        for macs, keep in zip(stage_macs, stage_mask) if keep)
+    return int(parts['spatial'] + kept + parts['linear'])
 
 
 class _TensorMode(nn.Module):

@@ -10,14 +10,11 @@ are no more of them than draws).
 """
 import itertools
 import math
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
-import torch.nn as nn
 
-from mmstim.models.subnets import (Mask, ResidualStage, find_residual_stages,
-                                   full_mask, to_mask)
-from .subnet_eval import subnet_accuracies
+from mmstim.models.subnets import Mask, ResidualStage, full_mask, to_mask
 
 #: A block as (stage index, block index within the stage).
 Block = Tuple[int, int]
@@ -114,32 +111,26 @@ def _plan(stages: Sequence[ResidualStage], max_k: int, draws: int,
     return singles, per_k
 
 
-def lesion_study(model: nn.Module,
-                 val_loader: Iterable,
+def lesion_study(stages: Sequence[ResidualStage],
+                 evaluate: Callable[[List[Mask]], List[dict]],
                  max_k: Optional[int] = None,
                  draws: int = 5,
-                 seed: int = 0,
-                 train_loader: Optional[Iterable] = None,
-                 recalibration_images: int = 0,
-                 progress: bool = False) -> dict:
+                 seed: int = 0) -> dict:
     """Accuracy after deleting single blocks and random sets of blocks.
 
-    Every distinct keep-mask is evaluated once (with
-    :func:`subnet_accuracies`), so a set drawn twice or equal to a single
-    deletion costs nothing more.
+    Every distinct keep-mask is evaluated once, so a set drawn twice or
+    equal to a single deletion costs nothing more.
 
     Args:
-        model (nn.Module): An MMPretrain classifier with a ResNet backbone.
-        val_loader (Iterable): Validation batches.
+        stages (Sequence[ResidualStage]): The backbone's stages.
+        evaluate (Callable): Evaluates keep-masks, returning one entry per
+            mask in order with ``top1`` (and optionally
+            ``top1_recalibrated``), e.g. through
+            :func:`~mmstim.analysis.evaluate_subnets`.
         max_k (int, optional): Largest number of blocks deleted at random.
             Defaults to None (all droppable blocks).
         draws (int): Random sets per k. Defaults to 5.
         seed (int): Seed of the random sets. Defaults to 0.
-        train_loader (Iterable, optional): Training batches for BN
-            recalibration.
-        recalibration_images (int): Images for BN recalibration of every
-            lesioned network; 0 skips it. Defaults to 0.
-        progress (bool): Show a progress bar. Defaults to False.
 
     Returns:
         dict: ``full`` (the intact network's entry), ``droppable`` (names of
@@ -147,14 +138,12 @@ def lesion_study(model: nn.Module,
         with ``deleted``, ``names`` and ``drop``, the fall in top-1 from the
         full network) and ``random`` (per k: ``k``, ``exhaustive``,
         ``draws`` entries, ``mean_top1``, ``std_top1`` and, with
-        recalibration, the same of ``top1_recalibrated``). Entries are those
-        of :func:`subnet_accuracies`.
+        recalibration, the same of ``top1_recalibrated``).
 
     Raises:
         ValueError: The backbone has no droppable block or ``max_k`` is out
             of range.
     """
-    stages = find_residual_stages(model.backbone)
     blocks = droppable_blocks(stages)
     if not blocks:
         raise ValueError('The backbone has no droppable block (every stage '
@@ -167,10 +156,7 @@ def lesion_study(model: nn.Module,
     sets = [()] + singles + [s for sets_k, _ in per_k.values()
                              for s in sets_k]
     masks = list(dict.fromkeys(lesion_mask(stages, s) for s in sets))
-    evaluated = subnet_accuracies(
-        model, masks, val_loader, train_loader, recalibration_images,
-        progress=progress, desc='lesions')
-    by_mask = dict(zip(masks, evaluated))
+    by_mask = dict(zip(masks, evaluate(masks)))
 
     def entry(deleted: Tuple[Block, ...]) -> dict:
         result = dict(by_mask[lesion_mask(stages, deleted)])

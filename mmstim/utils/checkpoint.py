@@ -1,408 +1,251 @@
 # Copyright (c) mmstim contributors. All rights reserved.
-"""Checkpoints that load with ``torch.load(..., weights_only=True)``.
+"""One way to load checkpoints: ``torch.load(..., weights_only=True)``.
 
-MMEngine pickles :class:`~mmengine.logging.HistoryBuffer` objects and numpy
-objects into a checkpoint's ``message_hub`` and ``meta``. Since torch 2.6,
-``torch.load`` refuses them by default, and allowing their pickle globals
-(``builtins.getattr`` among them) would let any file call any function. The
-functions here convert those objects into plain containers, numbers, bytes
-and tensors that the restricted unpickler accepts, rebuild them exactly,
-and load local files safely from MMEngine.
-
-The plain form marks every converted object with a dict holding the
-reserved key :data:`SAFE_MARKER`; a dict that already holds that key is
-escaped, so :func:`from_weights_only_safe` undoes
-:func:`to_weights_only_safe` exactly.
+MMEngine pickles :class:`~mmengine.logging.HistoryBuffer` and numpy objects
+into a checkpoint's ``message_hub`` and ``meta``. ``weights_only`` loading
+refuses them, and allow-listing their pickle globals (``builtins.getattr``
+among them) would let any file call any function. So
+:func:`to_weights_only_safe` stores them as tensors in dicts marked with
+:data:`SAFE_MARKER`, and :func:`from_weights_only_safe` rebuilds them exactly.
+Nothing is allow-listed; ``trust=True`` opts one file into full unpickling.
 """
 import os
 import os.path as osp
 import pickle
-from collections import Counter, OrderedDict
-from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Union
+import zipfile
+from collections import OrderedDict
+from typing import Any, Dict, Iterable, Optional, Union
 
 import numpy as np
 import torch
+import torch.nn as nn
 from mmengine.logging import HistoryBuffer
 from mmengine.runner import CheckpointLoader
 
 SAFE_MARKER = '__mmstim_safe__'
-
-MapLocation = Optional[Union[str, torch.device, Callable, dict]]
 PathLike = Union[str, os.PathLike]
 
-# Containers that the restricted unpickler rebuilds without custom globals.
-_DICT_TYPES = (dict, OrderedDict, Counter)
-_SEQUENCE_TYPES = (list, tuple)
-# Leaves that the restricted unpickler accepts.
-_SAFE_LEAF_TYPES = (type(None), bool, int, float, complex, str, bytes,
-                    bytearray, torch.dtype, torch.device, torch.Size,
-                    torch.Tensor, torch.nn.Parameter)
-_PYTHON_NUMBERS = (bool, int, float, complex)
 
-# Paths that the loader registered by ``register_safe_checkpoint_loader``
-# loads with ``trust=True``.
-_TRUSTED_PATHS: Set[str] = set()
-
-
-class UnsafeCheckpointError(RuntimeError):
-    """A checkpoint file holds objects that ``weights_only`` loading refuses.
-
-    Args:
-        path (str): The checkpoint file.
-        unsafe_globals (list[str]): The pickle globals that are not allowed,
-            as ``module.name``; empty when they could not be listed.
-        detail (str, optional): The error of the restricted unpickler.
-            Defaults to None.
-    """
-
-    def __init__(self,
-                 path: str,
-                 unsafe_globals: List[str],
-                 detail: Optional[str] = None):
-        self.path = path
-        self.unsafe_globals = list(unsafe_globals)
-        self.detail = detail
-        super().__init__(self._message())
-
-    def __reduce__(self):
-        return type(self), (self.path, self.unsafe_globals, self.detail)
-
-    def _message(self) -> str:
-        if self.unsafe_globals:
-            found = ('it holds pickled globals that weights_only loading '
-                     'does not allow: ' + ', '.join(self.unsafe_globals))
-        else:
-            found = 'weights_only loading refused it'
-        text = (
-            f'Refusing to load checkpoint {self.path!r}: {found}. Loading '
-            f'them would import and call that code, so a crafted file '
-            f'could run anything on this machine. Checkpoints saved with '
-            f"custom_hooks=[dict(type='SafeCheckpointHook')] hold none. If "
-            f'you trust this file, load it with '
-            f'load_checkpoint_file(path, trust=True), or pass '
-            f'--trust-checkpoint to the training or testing tool.')
-        if self.detail:
-            text += f' Unpickler error: {self.detail}'
-        return text
-
-
-def _marked(kind: str, **fields) -> dict:
-    fields[SAFE_MARKER] = kind
-    return fields
-
-
-def _encode_array(array: np.ndarray) -> Any:
-    """Encode a numpy array; arrays of structured objects stay as they are."""
-    dtype = array.dtype
-    if dtype.hasobject and dtype.kind != 'O':
-        return array
-    encoded = _marked(
-        'numpy.ndarray',
-        descr=np.lib.format.dtype_to_descr(dtype),
-        shape=list(array.shape))
-    if dtype.kind == 'O':
-        encoded['items'] = [to_weights_only_safe(v) for v in array.flat]
-        return encoded
-    if dtype.isnative and dtype.kind in 'biufc':
-        try:
-            encoded['tensor'] = torch.from_numpy(array.copy(order='C'))
-            return encoded
-        except TypeError:
-            pass  # a dtype that torch does not hold: keep the raw bytes
-    encoded['bytes'] = array.tobytes(order='C')
-    return encoded
-
-
-def _decode_array(encoded: dict) -> np.ndarray:
-    dtype = np.lib.format.descr_to_dtype(encoded['descr'])
-    shape = tuple(encoded['shape'])
-    if 'items' in encoded:
-        items = encoded['items']
-        array = np.empty(len(items), dtype=dtype)
-        for index, item in enumerate(items):
-            array[index] = from_weights_only_safe(item)
-        return array.reshape(shape)
-    if 'tensor' in encoded:
-        array = encoded['tensor'].detach().cpu().numpy()
-        return array.astype(dtype, copy=True).reshape(shape)
-    return np.frombuffer(encoded['bytes'], dtype=dtype).reshape(shape).copy()
-
-
-def _encode_numpy_scalar(scalar: np.generic) -> dict:
-    descr = np.lib.format.dtype_to_descr(scalar.dtype)
-    value = scalar.item()
-    if type(value) in _PYTHON_NUMBERS:
-        return _marked('numpy.scalar', descr=descr, value=value)
-    return _marked(
-        'numpy.scalar', descr=descr, array=_encode_array(np.array(scalar)))
-
-
-def _decode_numpy_scalar(encoded: dict) -> np.generic:
-    if 'array' in encoded:
-        return _decode_array(encoded['array'])[()]
-    dtype = np.lib.format.descr_to_dtype(encoded['descr'])
-    return dtype.type(encoded['value'])
-
-
-def _encode_numpy_dtype(dtype: np.dtype) -> dict:
-    return _marked('numpy.dtype', descr=np.lib.format.dtype_to_descr(dtype))
-
-
-def _decode_numpy_dtype(encoded: dict) -> np.dtype:
-    return np.lib.format.descr_to_dtype(encoded['descr'])
-
-
-def _encode_history_buffer(buffer: HistoryBuffer) -> dict:
-    log_history, count_history = buffer.data
-    return _marked(
-        'HistoryBuffer',
-        log_history=_encode_array(log_history),
-        count_history=_encode_array(count_history),
-        max_length=buffer.max_length)
-
-
-def _decode_history_buffer(encoded: dict) -> HistoryBuffer:
-    return HistoryBuffer(
-        log_history=_decode_array(encoded['log_history']),
-        count_history=_decode_array(encoded['count_history']),
-        max_length=encoded['max_length'])
-
-
-def _encode_dict(mapping: dict) -> dict:
-    if type(mapping) is dict and SAFE_MARKER in mapping:
-        # Escape a dict that would read as a marked object.
-        return _marked(
-            'dict',
-            items=[[key, to_weights_only_safe(value)]
-                   for key, value in mapping.items()])
-    encoded = type(mapping)()
-    for key, value in mapping.items():
-        encoded[key] = to_weights_only_safe(value)
-    _copy_attributes(mapping, encoded, to_weights_only_safe)
-    return encoded
-
-
-def _copy_attributes(source: dict, target: dict,
-                     convert: Callable[[Any], Any]) -> None:
-    """Copy the attributes of an ``OrderedDict``, e.g. ``_metadata``."""
-    # A state dict keeps the module versions there; the unpickler restores
-    # the attributes of an OrderedDict.
-    for name, value in getattr(source, '__dict__', {}).items():
-        setattr(target, name, convert(value))
-
-
-def _decode_escaped_dict(encoded: dict) -> dict:
-    return {key: from_weights_only_safe(value) for key, value in
-            encoded['items']}
-
-
-_DECODERS: Dict[str, Callable[[dict], Any]] = {
-    'HistoryBuffer': _decode_history_buffer,
-    'numpy.ndarray': _decode_array,
-    'numpy.scalar': _decode_numpy_scalar,
-    'numpy.dtype': _decode_numpy_dtype,
-    'dict': _decode_escaped_dict,
-}
+def _tensor(array: Union[np.ndarray, np.generic]) -> Optional[torch.Tensor]:
+    """A copy of a numeric numpy array or scalar as a tensor, else None."""
+    try:
+        return torch.from_numpy(np.array(array, order='C'))
+    except (TypeError, ValueError):  # dtypes torch lacks, non-native order
+        return None
 
 
 def to_weights_only_safe(obj: Any) -> Any:
-    """Convert an object into a form that ``weights_only`` loading accepts.
+    """Store HistoryBuffers and numeric numpy objects as marked tensors.
 
-    :class:`HistoryBuffer` objects, numpy arrays, numpy scalars and numpy
-    dtypes become marked dicts of Python numbers, strings, bytes and
-    tensors, anywhere inside dicts (``dict``, ``OrderedDict``,
-    ``Counter``), lists and tuples. Other objects are returned as they are;
-    :func:`find_unsafe_objects` lists those that remain unsafe. The input is
-    not modified and tensors are not copied.
+    Looks inside dicts, OrderedDicts (keeping attributes such as a state
+    dict's ``_metadata``), lists and tuples; other objects, and numpy
+    arrays of dtypes torch lacks, are returned as they are. The input is
+    not modified.
 
     Args:
-        obj (Any): The object, e.g. a whole checkpoint dict.
+        obj (Any): E.g. a whole checkpoint dict.
 
     Returns:
         Any: The converted object.
     """
-    if type(obj) is HistoryBuffer:
-        return _encode_history_buffer(obj)
-    if type(obj) is np.ndarray:
-        return _encode_array(obj)
-    if isinstance(obj, np.generic):
-        return _encode_numpy_scalar(obj)
-    if isinstance(obj, np.dtype):
-        return _encode_numpy_dtype(obj)
-    if type(obj) in _DICT_TYPES:
-        return _encode_dict(obj)
-    if type(obj) in _SEQUENCE_TYPES:
-        return type(obj)(to_weights_only_safe(item) for item in obj)
-    return obj
+    if isinstance(obj, HistoryBuffer):
+        log, count = (_tensor(array) for array in obj.data)
+        return {SAFE_MARKER: 'HistoryBuffer', 'log_history': log,
+                'count_history': count, 'max_length': obj.max_length}
+    if isinstance(obj, (np.ndarray, np.generic)):
+        tensor = _tensor(obj)
+        kind = 'ndarray' if isinstance(obj, np.ndarray) else 'scalar'
+        return obj if tensor is None else {
+            SAFE_MARKER: f'numpy.{kind}', 'tensor': tensor}
+    return _map(obj, to_weights_only_safe)
 
 
 def from_weights_only_safe(obj: Any) -> Any:
-    """Rebuild the objects converted by :func:`to_weights_only_safe`.
+    """Rebuild what :func:`to_weights_only_safe` converted, exactly.
 
-    Objects that are not in the converted form (tensors, numbers, or
-    objects already rebuilt) are returned as they are, so rebuilding a
-    rebuilt object changes nothing, unless it holds dicts with the reserved
-    key :data:`SAFE_MARKER`.
-
-    Args:
-        obj (Any): The converted object, e.g. a loaded checkpoint dict.
-
-    Returns:
-        Any: The object with ``HistoryBuffer`` and numpy objects rebuilt.
-
-    Raises:
-        ValueError: A marked dict names an unknown kind of object.
+    Objects not in the converted form are returned as they are, so
+    rebuilding twice changes nothing.
     """
     if type(obj) is dict and SAFE_MARKER in obj:
         kind = obj[SAFE_MARKER]
-        if kind not in _DECODERS:
-            raise ValueError(f'Unknown converted object {kind!r}; known: '
-                             f'{sorted(_DECODERS)}.')
-        return _DECODERS[kind](obj)
-    if type(obj) in _DICT_TYPES:
-        decoded = type(obj)()
-        for key, value in obj.items():
-            decoded[key] = from_weights_only_safe(value)
-        _copy_attributes(obj, decoded, from_weights_only_safe)
-        return decoded
-    if type(obj) in _SEQUENCE_TYPES:
-        return type(obj)(from_weights_only_safe(item) for item in obj)
+        if kind == 'HistoryBuffer':
+            return HistoryBuffer(obj['log_history'].cpu().numpy(),
+                                 obj['count_history'].cpu().numpy(),
+                                 obj['max_length'])
+        array = obj['tensor'].cpu().numpy()
+        return array[()] if kind == 'numpy.scalar' else array
+    return _map(obj, from_weights_only_safe)
+
+
+def _map(obj: Any, convert) -> Any:
+    if type(obj) in (dict, OrderedDict):
+        result = type(obj)((key, convert(value)) for key, value in obj.items())
+        if hasattr(obj, '__dict__'):
+            result.__dict__.update(obj.__dict__)
+        return result
+    if type(obj) in (list, tuple):
+        return type(obj)(convert(item) for item in obj)
     return obj
 
 
-def find_unsafe_objects(obj: Any, name: str = 'checkpoint') -> List[str]:
-    """List the objects that ``weights_only`` loading would refuse.
-
-    The check is by type: plain containers (``dict``, ``OrderedDict``,
-    ``Counter``, ``list``, ``tuple``, ``set``), Python numbers, strings,
-    bytes, ``None``, tensors, ``torch.Size``, ``torch.dtype`` and
-    ``torch.device`` are accepted; anything else is reported.
-
-    Args:
-        obj (Any): The object to check.
-        name (str): The name of ``obj`` in the report.
-            Defaults to ``'checkpoint'``.
-
-    Returns:
-        list[str]: One ``'<where>: <type>'`` entry per refused object.
-    """
-    found: List[str] = []
-    _collect_unsafe(obj, name, found)
-    return found
-
-
-def _collect_unsafe(obj: Any, where: str, found: List[str]) -> None:
-    if type(obj) in _DICT_TYPES:
-        for key, value in obj.items():
-            _collect_unsafe(key, f'{where} key {key!r}', found)
-            _collect_unsafe(value, f'{where}[{key!r}]', found)
-    elif type(obj) in _SEQUENCE_TYPES or type(obj) is set:
-        for index, item in enumerate(obj):
-            _collect_unsafe(item, f'{where}[{index}]', found)
-    elif type(obj) not in _SAFE_LEAF_TYPES:
-        kind = type(obj)
-        found.append(f'{where}: {kind.__module__}.{kind.__qualname__}')
-
-
-def _unsafe_globals(filename: str) -> List[str]:
-    get_unsafe = getattr(torch.serialization,
-                         'get_unsafe_globals_in_checkpoint', None)
-    if get_unsafe is None:
-        return []  # torch < 2.5: the unpickler's error tells more
-    try:
-        unsafe = get_unsafe(filename)
-    except (ValueError, RuntimeError):
-        return []  # not a zip checkpoint: the unpickler's error tells more
-    return sorted(unsafe)
+def _what_is_wrong(path: str, error: Exception) -> str:
+    with open(path, 'rb') as f:
+        head = f.read(4)
+    if not head:
+        return ('the file is empty (0 bytes): it was not written or copied '
+                'completely.')
+    is_zip = zipfile.is_zipfile(path)
+    if head == b'PK\x03\x04' and not is_zip:
+        return ('the file is truncated: it starts as a torch checkpoint (a '
+                'zip archive) but its end is missing, so it was not written '
+                'or copied completely.')
+    if not head.startswith(b'PK') and not head.startswith(b'\x80'):
+        return ('the file is not a torch checkpoint (neither a zip archive '
+                'nor a pickle, as torch.save writes).')
+    unsafe = []
+    if is_zip and isinstance(error, pickle.UnpicklingError):  # weights_only
+        unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    if unsafe:
+        return (
+            f'it holds pickled globals that torch.load(weights_only=True) '
+            f'refuses: {", ".join(sorted(unsafe))}. Unpickling them runs '
+            f'code named by the file, so a crafted file could run anything. '
+            f'Checkpoints saved with SafeCheckpointHook hold none. If you '
+            f'trust this file, pass --trust-checkpoint (in Python, '
+            f'trust=True), or strip its training state once with '
+            f'tools/model_converters/publish_model.py --trust-checkpoint.')
+    return f'{type(error).__name__}: {error}'
 
 
 def load_checkpoint_file(path: PathLike,
-                         map_location: MapLocation = 'cpu',
-                         trust: bool = False) -> Any:
+                         map_location: Any = 'cpu',
+                         trust: bool = False) -> dict:
     """Load a local checkpoint file with ``weights_only=True``.
-
-    A file that holds pickle globals outside torch's allow-list (and those
-    added with ``torch.serialization.add_safe_globals``) is refused before
-    anything in it is unpickled. A file the user trusts can be loaded with
-    ``trust=True``: it is then fully unpickled and converted by
-    :func:`to_weights_only_safe`, so both ways return the same form.
 
     Args:
         path (str | os.PathLike): The checkpoint file.
-        map_location (str | torch.device | Callable | dict, optional): Same
-            as :func:`torch.load`. Defaults to ``'cpu'``.
-        trust (bool): Unpickle the file without restriction. Only for a
-            file from a trusted source. Defaults to False.
+        map_location: As in :func:`torch.load`. Defaults to ``'cpu'``.
+        trust (bool): Unpickle this file without restriction (only for a
+            file from a trusted source); the result is then converted by
+            :func:`to_weights_only_safe`, so both ways give the same form.
+            Defaults to False.
 
     Returns:
-        Any: The checkpoint in the converted form; use
-        :func:`from_weights_only_safe` to rebuild its objects.
+        dict: The checkpoint; :func:`from_weights_only_safe` rebuilds its
+        HistoryBuffer and numpy objects.
 
     Raises:
         FileNotFoundError: The file does not exist.
-        UnsafeCheckpointError: The file holds objects that ``weights_only``
-            loading refuses and ``trust`` is False.
+        RuntimeError: The file cannot be loaded (empty, truncated, not a
+            checkpoint, unsafe pickled globals, not a dict); the message
+            names the file and the reason.
     """
-    filename = osp.expanduser(os.fspath(path))
-    if not osp.isfile(filename):
-        raise FileNotFoundError(
-            f'Checkpoint file {filename!r} does not exist.')
-    if trust:
-        checkpoint = torch.load(
-            filename, map_location=map_location, weights_only=False)
-        return to_weights_only_safe(checkpoint)
-    unsafe = _unsafe_globals(filename)
-    if unsafe:
-        raise UnsafeCheckpointError(filename, unsafe)
+    path = osp.expanduser(os.fspath(path))
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'Checkpoint file {path!r} does not exist.')
     try:
-        return torch.load(
-            filename, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as error:
-        raise UnsafeCheckpointError(filename, unsafe, str(error)) from error
+        checkpoint = torch.load(
+            path, map_location=map_location, weights_only=not trust)
+    except Exception as error:
+        raise RuntimeError(f'Cannot load checkpoint {path!r}: '
+                           f'{_what_is_wrong(path, error)}') from error
+    if not isinstance(checkpoint, dict):
+        raise RuntimeError(f'Cannot load checkpoint {path!r}: it holds a '
+                           f'{type(checkpoint).__name__}, not a dict.')
+    return to_weights_only_safe(checkpoint) if trust else checkpoint
 
 
-def _normalize_path(path: PathLike) -> str:
-    return osp.realpath(osp.expanduser(os.fspath(path)))
-
-
-def load_from_local_safe(filename: str, map_location: MapLocation) -> Any:
-    """MMEngine loader of local files that refuses unsafe checkpoints.
-
-    Registered for local paths by :func:`register_safe_checkpoint_loader`.
-    It returns the checkpoint with its ``HistoryBuffer`` and numpy objects
-    rebuilt, as MMEngine's own loader would, so resuming works with or
-    without :class:`SafeCheckpointHook`.
+def get_state_dict(checkpoint: dict,
+                   prefix: Optional[str] = None) -> Dict[str, torch.Tensor]:
+    """The weights of a loaded checkpoint, without a ``module.`` prefix.
 
     Args:
-        filename (str): The checkpoint file.
-        map_location (str | torch.device | Callable | dict, optional): Same
-            as :func:`torch.load`.
+        checkpoint (dict): An MMEngine checkpoint (weights under
+            ``'state_dict'``) or a bare state dict.
+        prefix (str, optional): Keep only the keys under it (e.g.
+            ``'backbone.'``), prefix removed. None or ``''`` keeps all.
 
     Returns:
-        Any: The loaded checkpoint.
+        OrderedDict[str, Tensor]: The weights, in file order.
+
+    Raises:
+        ValueError: There are no weights, or no key starts with ``prefix``.
     """
-    trust = _normalize_path(filename) in _TRUSTED_PATHS
-    checkpoint = load_checkpoint_file(filename, map_location, trust=trust)
-    return from_weights_only_safe(checkpoint)
+    state_dict = checkpoint.get('state_dict', checkpoint)
+    if not state_dict or not all(
+            isinstance(value, torch.Tensor) for value in state_dict.values()):
+        raise ValueError(
+            f'Neither an MMEngine checkpoint (weights under "state_dict") '
+            f'nor a bare state dict; its keys: {_some(checkpoint)}.')
+    state_dict = OrderedDict(
+        (key[7:] if key.startswith('module.') else key, value)
+        for key, value in state_dict.items())
+    if not prefix:
+        return state_dict
+    prefix = prefix if prefix.endswith('.') else prefix + '.'
+    selected = OrderedDict((key[len(prefix):], value)
+                           for key, value in state_dict.items()
+                           if key.startswith(prefix))
+    if not selected:
+        raise ValueError(
+            f'No key starts with {prefix!r}; the {len(state_dict)} keys are '
+            f'e.g. {_some(state_dict)}. Bare backbone weights (e.g. from '
+            f'tools/model_converters/extract_backbone.py) need prefix=None.')
+    return selected
+
+
+def _some(keys: Iterable[str], limit: int = 5) -> str:
+    keys = list(keys)
+    more = f' (+{len(keys) - limit} more)' if len(keys) > limit else ''
+    return ', '.join(keys[:limit]) + more
+
+
+def load_weights(module: nn.Module,
+                 path: PathLike,
+                 prefix: Optional[str] = None,
+                 map_location: Any = 'cpu',
+                 trust: bool = False):
+    """Load a checkpoint's weights into ``module`` with ``strict=True``.
+
+    ``prefix`` is as in :func:`get_state_dict`, the other arguments as in
+    :func:`load_checkpoint_file`.
+
+    Raises:
+        FileNotFoundError: The file does not exist.
+        RuntimeError: It cannot be loaded, or its keys or shapes differ
+            from the module's (torch's own message, with the path).
+        ValueError: It holds no weights, or none under ``prefix``.
+    """
+    checkpoint = load_checkpoint_file(path, map_location, trust=trust)
+    try:
+        return module.load_state_dict(
+            get_state_dict(checkpoint, prefix), strict=True)
+    except (RuntimeError, ValueError) as error:
+        raise type(error)(f'Checkpoint {os.fspath(path)!r} (prefix '
+                          f'{prefix!r}): {error}') from error
 
 
 def register_safe_checkpoint_loader(
         trusted_paths: Union[PathLike, Iterable[PathLike]] = ()) -> None:
-    """Make MMEngine load every local checkpoint file safely.
+    """Make MMEngine load local checkpoint files through the safe loader.
 
     Re-registers MMEngine's loader of local paths (``Runner.resume``,
-    ``load_from``, ``init_cfg=dict(type='Pretrained')``) with
-    :func:`load_from_local_safe`, which loads through
-    :func:`load_checkpoint_file`. Calling it again replaces the trusted
-    paths; it is never called on import.
+    ``load_from``) to load with :func:`load_checkpoint_file` and rebuild
+    with :func:`from_weights_only_safe`. Calling it again replaces the
+    trusted paths; it is never called on import.
 
     Args:
         trusted_paths (str | os.PathLike | Iterable): Files to load with
             ``trust=True``. Defaults to ().
     """
     if isinstance(trusted_paths, (str, os.PathLike)):
-        trusted_paths = (trusted_paths, )
-    _TRUSTED_PATHS.clear()
-    _TRUSTED_PATHS.update(_normalize_path(path) for path in trusted_paths)
+        trusted_paths = [trusted_paths]
+    trusted = {osp.realpath(osp.expanduser(p)) for p in trusted_paths}
+
+    def load_from_local_safe(filename: str, map_location: Any) -> dict:
+        trust = osp.realpath(osp.expanduser(filename)) in trusted
+        return from_weights_only_safe(
+            load_checkpoint_file(filename, map_location, trust=trust))
+
     CheckpointLoader.register_scheme(
         prefixes='', loader=load_from_local_safe, force=True)

@@ -19,7 +19,8 @@ DATA_LAYOUTS = {
                  'meta/val.txt (MMPretrain\'s ImageNet layout)'),
     'FashionMNIST': ('train-images-idx3-ubyte, train-labels-idx1-ubyte, '
                      't10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; '
-                     'prepare them with tools/data/prepare_fashion_mnist.py'),
+                     'prepare them with '
+                     'tools/dataset_converters/prepare_fashion_mnist.py'),
 }
 
 

@@ -3,6 +3,8 @@
 import importlib.util
 import json
 import os.path as osp
+import subprocess
+import sys
 import uuid
 
 import numpy as np
@@ -12,13 +14,15 @@ from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 from mmengine.runner import Runner
 from mmpretrain.models import ImageClassifier
+from mmpretrain.registry import MODELS
 
 import mmstim  # noqa: F401
-from mmstim.analysis import (block_name, build_dataloader, droppable_blocks,
-                             lesion_mask, load_classifier, parse_run_spec,
-                             random_block_sets, recalibrated_bn, subnet_macs,
-                             top1_accuracy)
-from mmstim.analysis.cost import block_macs, count_macs, expected_cost_ratio
+from mmstim.analysis import (block_name, droppable_blocks, lesion_mask,
+                             parse_run_spec, random_block_sets)
+from mmstim.analysis.cost import (block_macs, count_macs, expected_cost_ratio,
+                                  subnet_macs)
+from mmstim.engine import recalibrated_bn
+from mmstim.utils.checkpoint import load_weights
 from mmstim.models.subnets import (RandomSubnetResize, SubnetSampler,
                                    find_residual_stages, run_as_subnet)
 from mmstim.testing import fake_batch, tiny_classifier
@@ -43,6 +47,32 @@ def load_tool(relative_path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_classifier(config, checkpoint, data_root):
+    """A trained classifier and its test and train loaders, by hand."""
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(tiny_data_options(data_root))
+    model = MODELS.build(
+        dict(cfg.model, data_preprocessor=cfg.data_preprocessor))
+    load_weights(model, checkpoint)
+    loaders = [Runner.build_dataloader(dict(cfg[key], num_workers=0,
+                                            persistent_workers=False), seed=0)
+               for key in ('test_dataloader', 'train_dataloader')]
+    return model.eval(), *loaders
+
+
+@torch.no_grad()
+def top1_accuracy(model, loader):
+    """Top-1 (%) computed from the logits, without MMPretrain's metric."""
+    model.eval()
+    correct = total = 0
+    for batch in loader:
+        data = model.data_preprocessor(batch, False)
+        labels = torch.cat([s.gt_label for s in data['data_samples']])
+        correct += int((model(data['inputs']).argmax(1) == labels).sum())
+        total += len(labels)
+    return 100.0 * correct / total
 
 
 def train_tiny(config, work_dir, data_root):
@@ -311,11 +341,11 @@ def test_lesion_tool_matches_run_as_subnet(trained):
         assert [r['k'] for r in run['random']] == [1, 2, 3]
         assert [len(r['draws']) for r in run['random']] == [2, 2, 1]
         assert [r['exhaustive'] for r in run['random']] == [False, False, True]
-        model, cfg = load_classifier(config, checkpoint,
-                                     tiny_data_options(trained['data_root']))
-        loader = build_dataloader(cfg, 'test_dataloader')
+        model, loader, _ = load_classifier(config, checkpoint,
+                                           trained['data_root'])
         stages = find_residual_stages(model.backbone)
-        assert run['full']['top1'] == top1_accuracy(model, loader)
+        assert run['full']['top1'] == pytest.approx(
+            top1_accuracy(model, loader), abs=1e-4)
         assert len(run['single']) == 3
         for entry, (stage, block) in zip(run['single'], [(0, 1), (1, 1),
                                                          (2, 1)]):
@@ -324,9 +354,9 @@ def test_lesion_tool_matches_run_as_subnet(trained):
             mask[stage][block] = False
             with run_as_subnet(stages, mask):
                 expected = top1_accuracy(model, loader)
-            assert entry['top1'] == expected
+            assert entry['top1'] == pytest.approx(expected, abs=1e-4)
             assert entry['drop'] == pytest.approx(run['full']['top1'] -
-                                                  expected)
+                                                  expected, abs=1e-4)
         # a lesion that changes the accuracy: the comparison means something
         assert any(e['top1'] != run['full']['top1'] for e in run['single'])
         for r in run['random']:
@@ -403,3 +433,46 @@ def test_bn_recalibration_does_not_depend_on_what_ran_before():
     torch.manual_seed(4)
     recalibrated_means(model)
     assert torch.equal(torch.rand(3), expected)
+
+
+@pytest.mark.parametrize('tool', ['tools/test.py', 'mmpretrain'])
+def test_subnet_test_loop_from_test_tools(trained, tmp_path, tool):
+    """The loafing table through tools/test.py and MMPretrain's own tool
+    equals subnets evaluated by hand, with and without BN re-estimation."""
+    out = str(tmp_path / 'metrics.json')
+    options = [f'{k}={v}' for k, v in tiny_data_options(
+        trained['data_root'], batch_size=16).items()] + [
+            'test_cfg.type=SubnetTestLoop', 'test_cfg.subnets=[[1,1,1]]',
+            'test_cfg.recalibration_images=16',
+            'test_dataloader.num_workers=0', 'train_dataloader.num_workers=0',
+            'train_dataloader.persistent_workers=False']
+    if tool == 'mmpretrain':
+        import mmpretrain
+        script = osp.join(osp.dirname(mmpretrain.__file__), '.mim', 'tools',
+                          'test.py')
+        extra = ['--out-item', 'metrics']
+    else:
+        script, extra = osp.join(REPO, tool), []
+    result = subprocess.run(
+        [sys.executable, script, ST, trained['st'], '--out', out,
+         '--work-dir', str(tmp_path), *extra, '--cfg-options', *options],
+        cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.load(open(out))
+    metrics = metrics.get('metrics', metrics)
+    model, test_loader, train_loader = load_classifier(
+        ST, trained['st'], trained['data_root'])
+    full = top1_accuracy(model, test_loader)
+    stages = find_residual_stages(model.backbone)
+    with run_as_subnet(stages, (1, 1, 1)):
+        subnet = top1_accuracy(model, test_loader)
+        with recalibrated_bn(model, train_loader, 16):
+            recal = top1_accuracy(model, test_loader)
+    assert metrics['accuracy/top1'] == pytest.approx(full, abs=1e-4)
+    assert metrics['full/accuracy/top1'] == pytest.approx(full, abs=1e-4)
+    assert metrics['1-1-1/accuracy/top1'] == pytest.approx(subnet, abs=1e-4)
+    assert metrics['1-1-1/recal/accuracy/top1'] == pytest.approx(
+        recal, abs=1e-4)
+    assert metrics['mean_subnet/accuracy/top1'] == pytest.approx(
+        subnet, abs=1e-4)
+    assert recal != subnet  # re-estimation changed something measurable

@@ -12,9 +12,6 @@ from mmengine.logging import HistoryBuffer
 from mmpretrain.models import ImageClassifier
 
 from mmstim import __version__
-from mmstim.utils.model_converters import (extract_backbone, load_checkpoint,
-                                           publish_checkpoint,
-                                           torchvision_resnet_state_dict)
 
 TOOLS = osp.join(
     osp.dirname(__file__), '..', '..', 'tools', 'model_converters')
@@ -26,6 +23,10 @@ def load_tool(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+publish_model = load_tool('publish_model')
+extract_backbone = load_tool('extract_backbone')
 
 
 def classifier(backbone_type: str = 'ResNet',
@@ -82,10 +83,11 @@ def test_publish_keeps_weights_and_names_by_hash(tmp_path):
     model = classifier()
     source = str(tmp_path / 'epoch_2.pth')
     save_training_checkpoint(model, source)
-    with pytest.raises(RuntimeError, match='--allow-pickle'):
-        publish_checkpoint(source, str(tmp_path / 'r18.pth'))
+    with pytest.raises(RuntimeError, match='--trust-checkpoint') as info:
+        publish_model.publish(source, str(tmp_path / 'r18.pth'))
+    assert source in str(info.value)
 
-    published = load_tool('publish_model').main(
+    published = publish_model.main(
         [source, str(tmp_path / 'r18_st.pth'), '--allow-pickle'])
     match = re.fullmatch(r'r18_st-([0-9a-f]{8})\.pth', osp.basename(published))
     assert match, published
@@ -111,12 +113,12 @@ def test_extract_backbone_round_trip(tmp_path):
     model = classifier()
     source = str(tmp_path / 'epoch_2.pth')
     save_training_checkpoint(model, source)
-    published = publish_checkpoint(
-        source, str(tmp_path / 'r18.pth'), allow_pickle=True)
+    published = publish_model.publish(
+        source, str(tmp_path / 'r18.pth'), trust=True)
     out = str(tmp_path / 'backbone.pth')
-    assert load_tool('extract_backbone').main([published, out]) == 0
+    assert extract_backbone.main([published, out]) == 0
 
-    checkpoint = load_checkpoint(out)
+    checkpoint = torch.load(out, weights_only=True)
     assert set(checkpoint) == {'meta', 'state_dict'}
     expected = model.backbone.state_dict()
     assert list(checkpoint['state_dict']) == list(expected)
@@ -132,11 +134,11 @@ def test_torchvision_export_gives_the_same_logits(tmp_path):
     source = str(tmp_path / 'r50.pth')
     torch.save(dict(meta={}, state_dict=model.state_dict()), source)
     out = str(tmp_path / 'r50_torchvision.pth')
-    extract_backbone(source, out, torchvision=True)
+    extract_backbone.extract(source, out, torchvision=True)
 
     state_dict = torch.load(out, weights_only=True)
-    assert 'fc.weight' in state_dict and 'conv1.weight' in state_dict
     reference = torchvision.models.resnet50(weights=None)
+    assert list(state_dict) == list(reference.state_dict())
     reference.load_state_dict(state_dict, strict=True)
     reference.eval()
     assert torch.equal(reference.fc.weight, model.head.fc.weight)
@@ -162,11 +164,10 @@ def test_torchvision_refuses_deep_stem(tmp_path, backbone_type, capsys):
     torch.save(dict(state_dict=model.state_dict()), source)
     out = str(tmp_path / 'tv.pth')
     with pytest.raises(ValueError, match='deep stem') as info:
-        extract_backbone(source, out, torchvision=True)
+        extract_backbone.extract(source, out, torchvision=True)
     assert 'ResNetV1c or ResNetV1d' in str(info.value)
     assert 'no torchvision' in str(info.value)
-    assert load_tool('extract_backbone').main([source, out,
-                                               '--torchvision']) == 1
+    assert extract_backbone.main([source, out, '--torchvision']) == 1
     assert 'deep stem' in capsys.readouterr().err
     assert not osp.exists(out)
 
@@ -175,16 +176,24 @@ def test_torchvision_refuses_other_resnets():
     cifar = classifier(backbone_type='ResNet_CIFAR').state_dict()
     with pytest.raises(
             ValueError,
-            match=r'conv1\.weight: checkpoint '
-            r'\(64, 3, 3, 3\) vs model \(64, 3, 7, 7\)'):
-        torchvision_resnet_state_dict(cifar)
+            match=r'(?s)torchvision resnet18: .*size mismatch for '
+            r'conv1\.weight: .*\[64, 3, 3, 3\]\) from checkpoint.*'
+            r'\[64, 3, 7, 7\]'):
+        extract_backbone.to_torchvision(cifar)
     plain = classifier().state_dict()
     no_head = {k: v for k, v in plain.items() if not k.startswith('head.')}
     with pytest.raises(ValueError, match='no head.fc.weight'):
-        torchvision_resnet_state_dict(no_head)
+        extract_backbone.to_torchvision(no_head)
     shallow = {
         k: v
         for k, v in plain.items() if not k.startswith('backbone.layer4.1.')
     }
-    with pytest.raises(ValueError, match=r'\(2, 2, 2, 1\) blocks'):
-        torchvision_resnet_state_dict(shallow)
+    with pytest.raises(ValueError, match='7 blocks would be resnet16'):
+        extract_backbone.to_torchvision(shallow)
+
+
+def test_broken_input_is_an_error_naming_it(tmp_path, capsys):
+    source = tmp_path / 'half.pth'
+    source.write_bytes(b'PK\x03\x04' + bytes(100))
+    assert extract_backbone.main([str(source), str(tmp_path / 'o')]) == 1
+    assert f"'{source}'" in capsys.readouterr().err

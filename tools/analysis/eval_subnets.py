@@ -3,38 +3,30 @@
 
     python tools/analysis/eval_subnets.py
         --runs CONFIG:CHECKPOINT[:LABEL] [CONFIG:CHECKPOINT[:LABEL] ...]
-        [--config CONFIG --checkpoints CKPT [CKPT ...]]
         [--rule default|paper|'[[1,2],[1,2],[2]]'] [--max-subnets N]
         [--seed 0] [--recalibration-images 2000] [--split val|test]
         [--data-root DIR] [--num-workers N] [--threads N]
-        [--cfg-options KEY=VALUE ...]
+        [--cfg-options KEY=VALUE ...] [--x depth|macs|flops]
         [--out-json subnets.json] [--out-png subnets.png]
-        [--x depth|macs|flops]
 
-Every subnet (kept depths per stage) of the rule is evaluated, or
-``--max-subnets`` of them drawn at random (the full network always
-included), without and with BN recalibration on training images. The rule
-defaults to the one of the config's ``SubnetSamplingHook``, or
-``'default'`` for configs without one (plain ``ImageClassifier``
-baselines). Checkpoints are loaded with ``torch.load(weights_only=True)``.
+Runs :class:`SubnetTestLoop` on each checkpoint: every subnet of the rule
+(the config's ``SubnetSamplingHook`` rule, ``'default'`` without one), or
+``--max-subnets`` of them drawn at random, without and with BN
+re-estimation on training images; then adds MACs per image and plots
+accuracy against kept blocks or compute.
 """
 import argparse
 import json
-import os.path as osp
 import sys
-from typing import List, Optional
 
-from mmengine.config import Config
+from mmengine.runner import Runner
 
 import mmstim  # noqa: F401  (registers the components)
-from mmstim.analysis import (RunSpec, annotate_macs, data_root_options,
-                             input_shape, load_run, mean_subnet_accuracy,
-                             parse_run_spec, subnet_accuracies,
-                             subnets_of_rule)
-from mmstim.analysis.cli import (add_data_and_output_args, apply_threads,
-                                 save_figure, write_results)
-from mmstim.analysis.cost import block_macs
-from mmstim.models.subnets import SubnetSampler, find_residual_stages
+from mmstim.analysis import (evaluate_subnets, mean_subnet_accuracy,
+                             subnet_test_config)
+from mmstim.analysis.cli import add_run_args, load_runs, write_outputs
+from mmstim.analysis.cost import block_macs, subnet_macs
+from mmstim.engine import build_subnet_sampler
 
 X_AXES = {
     'depth': ('kept blocks', lambda e: e['kept_blocks']),
@@ -45,112 +37,61 @@ X_AXES = {
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_run_args(parser, 'eval_subnets')
     parser.add_argument(
-        '--runs', nargs='+', default=[], metavar='CONFIG:CKPT[:LABEL]',
-        help='checkpoints to evaluate, each with its config')
+        '--rule', type=lambda t: json.loads(t) if t.startswith('[') else t,
+        help="'default', 'paper' or a JSON list of allowed depths per "
+        "stage; default: the config's SubnetSamplingHook rule")
     parser.add_argument(
-        '--config', help='config shared by the files of --checkpoints')
-    parser.add_argument(
-        '--checkpoints', nargs='+', default=[],
-        help='checkpoints of --config')
-    parser.add_argument(
-        '--rule', default=None,
-        help="sampling rule: 'default', 'paper' or a JSON list of allowed "
-        "depths per stage; defaults to the config's SubnetSamplingHook "
-        "rule, else 'default'")
-    parser.add_argument(
-        '--max-subnets', type=int, default=None,
+        '--max-subnets', type=int,
         help='evaluate at most this many subnets, drawn at random')
     parser.add_argument(
-        '--seed', type=int, default=0,
-        help='seed of the subnet choice and of the recalibration images')
-    parser.add_argument(
         '--recalibration-images', type=int, default=2000,
-        help='training images for the BN recalibration of each subnet '
+        help='training images for the BN re-estimation of each subnet '
         '(0: none)')
-    add_data_and_output_args(parser, 'eval_subnets')
     parser.add_argument('--x', choices=tuple(X_AXES), default='depth')
     return parser.parse_args(argv)
 
 
-def run_specs(args: argparse.Namespace) -> List[RunSpec]:
-    """The runs named by ``--runs`` and ``--config``/``--checkpoints``."""
-    specs = [parse_run_spec(text) for text in args.runs]
-    if args.checkpoints and not args.config:
-        raise ValueError('--checkpoints needs --config.')
-    for checkpoint in args.checkpoints:
-        stem = osp.splitext(osp.basename(checkpoint))[0]
-        parent = osp.basename(osp.dirname(osp.abspath(checkpoint)))
-        specs.append(RunSpec(args.config, checkpoint, f'{parent}/{stem}'))
-    if not specs:
-        raise ValueError('Name at least one run (--runs CONFIG:CHECKPOINT, '
-                         'or --config CONFIG --checkpoints CKPT ...).')
-    return specs
-
-
-def parse_rule(text: Optional[str], cfg: Config):
-    """The sampling rule from ``--rule`` or from the config's hook."""
-    if text is None:
-        for hook in cfg.get('custom_hooks', []) or []:
-            if hook.get('type') == 'SubnetSamplingHook':
-                return hook.get('rule', 'default')
-        return 'default'
-    text = text.strip()
-    if text.startswith('['):
-        return json.loads(text)
-    return text
-
-
-def cfg_options_of(args: argparse.Namespace) -> dict:
-    """Overrides of every run's config."""
-    options = dict(args.cfg_options or {})
-    if args.data_root:
-        options.update(data_root_options(args.data_root))
-    return options
-
-
-def evaluate_run(spec: RunSpec, args: argparse.Namespace) -> dict:
-    """Evaluate the subnets of one checkpoint."""
-    run = load_run(spec, cfg_options_of(args), args.split, args.num_workers,
-                   args.recalibration_images > 0, args.seed)
-    rule = parse_rule(args.rule, run.cfg)
-    sampler = SubnetSampler(find_residual_stages(run.model.backbone), rule)
-    specs = subnets_of_rule(sampler, args.max_subnets, args.seed)
-    results = subnet_accuracies(
-        run.model, specs, run.val_loader, run.train_loader,
-        args.recalibration_images, progress=True, desc=spec.label)
-    channels, side = input_shape(run.model, run.val_loader)[:2]
-    parts = block_macs(run.model, side, channels)
-    annotate_macs(results, parts)
-    full = next(r for r in results if r['full'])
+def evaluate_run(spec, cfg, args) -> dict:
+    """Evaluate the subnets of one checkpoint and add their MACs."""
+    loop_args = dict(
+        split=args.split, num_workers=args.num_workers,
+        subnets=args.max_subnets or 'rule', rule=args.rule,
+        recalibration_images=args.recalibration_images, seed=args.seed)
+    runner = Runner.from_cfg(subnet_test_config(cfg, **loop_args))
+    results, _ = evaluate_subnets(cfg, spec.checkpoint, runner, **loop_args)
+    batch = next(iter(runner.test_dataloader))
+    channels, side = runner.model.data_preprocessor(
+        batch, False)['inputs'].shape[1:3]
+    parts = block_macs(runner.model, int(side), int(channels))
+    for entry in results:
+        entry['macs'] = subnet_macs(parts, entry['mask'])
+        entry['macs_ratio'] = entry['macs'] / results[0]['macs']
+    sampler = build_subnet_sampler(cfg, runner.model, args.rule)
     return dict(
-        label=spec.label,
-        config=spec.config,
-        checkpoint=spec.checkpoint,
-        model=type(run.model).__name__,
-        rule=rule,
+        label=spec.label, config=spec.config, checkpoint=spec.checkpoint,
+        model=type(runner.model).__name__, rule=sampler.rule,
         num_subnets_in_space=sampler.num_subnets_in_space(),
         num_evaluated=len(results),
-        input_shape=[channels, side, side],
-        full_macs=full['macs'],
-        full_top1=full['top1'],
+        input_shape=[int(channels), int(side), int(side)],
+        full_macs=results[0]['macs'], full_top1=results[0]['top1'],
         mean_subnet_top1=mean_subnet_accuracy(results),
         mean_subnet_top1_recalibrated=mean_subnet_accuracy(
             results, 'top1_recalibrated'),
         subnets=results)
 
 
-def plot(runs: List[dict], path: str, x: str = 'depth') -> None:
+def plot(runs: list, x: str = 'depth'):
     """Accuracy against kept depth or compute, one series per checkpoint.
 
     Filled circles are plain accuracies, open squares those after BN
-    recalibration; a line joins the mean accuracy at each x; a star marks
+    re-estimation; a line joins the mean accuracy at each x; a star marks
     the full network.
     """
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
 
     label, value = X_AXES[x]
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
@@ -158,77 +99,52 @@ def plot(runs: List[dict], path: str, x: str = 'depth') -> None:
         color = f'C{index % 10}'
         entries = run['subnets']
         xs = [value(e) for e in entries]
-        for key, marker, face, suffix in (
-                ('top1', 'o', color, ''),
-                ('top1_recalibrated', 's', 'none', ', BN recalibrated')):
+        for key, marker, face, style, suffix in (
+                ('top1', 'o', color, '-', ''),
+                ('top1_recalibrated', 's', 'none', '--', ', BN recal.')):
             if key not in entries[0]:
                 continue
             ys = [e[key] for e in entries]
             ax.scatter(xs, ys, marker=marker, facecolors=face,
                        edgecolors=color, s=28, label=run['label'] + suffix)
-            means = _means_per_x(xs, ys)
-            ax.plot(list(means), list(means.values()), color=color,
-                    linestyle='-' if key == 'top1' else '--', linewidth=1)
-        full = next(e for e in entries if e['full'])
-        ax.scatter([value(full)], [full['top1']], marker='*', s=220,
+            groups = {}
+            for x_value, y in zip(xs, ys):
+                groups.setdefault(x_value, []).append(y)
+            means = sorted((k, sum(v) / len(v)) for k, v in groups.items())
+            ax.plot(*zip(*means), color=color, linestyle=style, linewidth=1)
+        ax.scatter([xs[0]], [entries[0]['top1']], marker='*', s=220,
                    color=color, edgecolors='black', zorder=3)
     ax.scatter([], [], marker='*', s=120, color='white', edgecolors='black',
                label='full network')
-    if x == 'depth':
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(label)
     ax.set_ylabel('top-1 accuracy (%)')
     ax.set_title('Subnet accuracy')
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    save_figure(fig, path)
-
-
-def _means_per_x(xs: List[float], ys: List[float]) -> dict:
-    groups = {}
-    for x, y in zip(xs, ys):
-        groups.setdefault(x, []).append(y)
-    return {x: sum(v) / len(v) for x, v in sorted(groups.items())}
-
-
-def print_table(runs: List[dict]) -> None:
-    """Print a markdown table of every evaluated subnet."""
-    print('| run | depths | kept blocks | MMACs | top-1 (%) | '
-          'top-1, BN recalibrated (%) |')
-    print('|---|---|---|---|---|---|')
-    for run in runs:
-        for e in run['subnets']:
-            name = '-'.join(map(str, e['depths']))
-            if e['full']:
-                name += ' (full)'
-            recal = e.get('top1_recalibrated')
-            recal = f'{recal:.2f}' if recal is not None else '-'
-            print(f'| {run["label"]} | {name} | {e["kept_blocks"]} | '
-                  f'{e["macs"] / 1e6:.2f} | {e["top1"]:.2f} | {recal} |')
+    return fig
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    apply_threads(args)
     try:
-        specs = run_specs(args)
-    except ValueError as error:
+        runs = load_runs(args)
+    except (ValueError, FileNotFoundError) as error:
         print(f'error: {error}', file=sys.stderr)
         return 2
-    for spec in specs:
-        if not osp.isfile(spec.checkpoint):
-            print(f'error: checkpoint {spec.checkpoint} does not exist.',
-                  file=sys.stderr)
-            return 2
-    runs = [evaluate_run(spec, args) for spec in specs]
-    print_table(runs)
+    results = [evaluate_run(spec, cfg, args) for spec, cfg in runs]
+    print('| run | subnet | kept blocks | MMACs | top-1 (%) | '
+          'top-1, BN recal. (%) |\n|---|---|---|---|---|---|')
+    for run in results:
+        for e in run['subnets']:
+            recal = e.get('top1_recalibrated')
+            print(f'| {run["label"]} | {e["name"]} | {e["kept_blocks"]} | '
+                  f'{e["macs"] / 1e6:.2f} | {e["top1"]:.2f} | '
+                  f'{"-" if recal is None else f"{recal:.2f}"} |')
     settings = dict(
         rule=args.rule, max_subnets=args.max_subnets, seed=args.seed,
         recalibration_images=args.recalibration_images, split=args.split,
         data_root=args.data_root)
-    write_results(args.out_json, settings, runs)
-    plot(runs, args.out_png, args.x)
-    print(f'wrote {args.out_json} and {args.out_png}')
+    write_outputs(args, settings, results, plot(results, args.x))
     return 0
 
 

@@ -15,53 +15,52 @@ each, or every combination when there are no more). A network whose blocks
 do not loaf loses more when one is deleted.
 """
 import argparse
-import os.path as osp
 import sys
 from typing import List
 
+from mmengine.runner import Runner
+
 import mmstim  # noqa: F401  (registers the components)
-from mmstim.analysis import (data_root_options, lesion_study, load_run,
-                             parse_run_spec)
-from mmstim.analysis.cli import (add_data_and_output_args, apply_threads,
-                                 save_figure, write_results)
+from mmstim.analysis import evaluate_subnets, lesion_study, subnet_test_config
+from mmstim.analysis.cli import add_run_args, load_runs, write_outputs
+from mmstim.models.subnets import find_residual_stages
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        '--runs', nargs='+', required=True, metavar='CONFIG:CKPT[:LABEL]',
-        help='checkpoints to study, each with its config')
+    add_run_args(parser, 'lesion')
     parser.add_argument(
         '--max-k', type=int, default=None,
         help='delete up to K random blocks (default: all droppable blocks)')
     parser.add_argument(
         '--draws', type=int, default=5, help='random draws per k')
-    parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
         '--recalibration-images', type=int, default=0,
-        help='recalibrate BN on this many training images for every '
+        help='re-estimate BN on this many training images for every '
         'lesioned network (0: none)')
-    add_data_and_output_args(parser, 'lesion')
     return parser.parse_args(argv)
 
 
-def study_run(text: str, args: argparse.Namespace) -> dict:
-    """Run the lesion study of one ``CONFIG:CHECKPOINT[:LABEL]``."""
-    spec = parse_run_spec(text)
-    options = dict(args.cfg_options or {})
-    if args.data_root:
-        options.update(data_root_options(args.data_root))
-    run = load_run(spec, options, args.split, args.num_workers,
-                   args.recalibration_images > 0, args.seed)
-    result = lesion_study(
-        run.model, run.val_loader, args.max_k, args.draws, args.seed,
-        run.train_loader, args.recalibration_images, progress=True)
+def study_run(spec, cfg, args: argparse.Namespace) -> dict:
+    """Run the lesion study of one checkpoint through SubnetTestLoop."""
+    loop_args = dict(split=args.split, num_workers=args.num_workers,
+                     recalibration_images=args.recalibration_images,
+                     seed=args.seed)
+    runner = Runner.from_cfg(subnet_test_config(cfg, **loop_args))
+
+    def evaluate(masks):
+        return evaluate_subnets(cfg, spec.checkpoint, runner,
+                                subnets=masks, **loop_args)[0]
+
+    stages = find_residual_stages(runner.model.backbone)
+    result = lesion_study(stages, evaluate, args.max_k, args.draws,
+                          args.seed)
     return dict(label=spec.label, config=spec.config,
-                checkpoint=spec.checkpoint, model=type(run.model).__name__,
+                checkpoint=spec.checkpoint, model=type(runner.model).__name__,
                 **result)
 
 
-def plot(runs: List[dict], path: str) -> None:
+def plot(runs: List[dict]):
     """Single deletions (bars) and random deletions against k (errorbars)."""
     import matplotlib
     matplotlib.use('Agg')
@@ -95,7 +94,7 @@ def plot(runs: List[dict], path: str) -> None:
     right.set_title('k blocks deleted at random')
     right.grid(alpha=0.3)
     right.legend(fontsize=8)
-    save_figure(fig, path)
+    return fig
 
 
 def print_table(runs: List[dict]) -> None:
@@ -116,25 +115,17 @@ def print_table(runs: List[dict]) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    apply_threads(args)
-    for text in args.runs:
-        try:
-            spec = parse_run_spec(text)
-        except ValueError as error:
-            print(f'error: {error}', file=sys.stderr)
-            return 2
-        if not osp.isfile(spec.checkpoint):
-            print(f'error: checkpoint {spec.checkpoint} does not exist.',
-                  file=sys.stderr)
-            return 2
-    runs = [study_run(text, args) for text in args.runs]
-    print_table(runs)
+    try:
+        runs = load_runs(args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 2
+    results = [study_run(spec, cfg, args) for spec, cfg in runs]
+    print_table(results)
     settings = dict(max_k=args.max_k, draws=args.draws, seed=args.seed,
                     recalibration_images=args.recalibration_images,
                     split=args.split, data_root=args.data_root)
-    write_results(args.out_json, settings, runs)
-    plot(runs, args.out_png)
-    print(f'wrote {args.out_json} and {args.out_png}')
+    write_outputs(args, settings, results, plot(results))
     return 0
 
 

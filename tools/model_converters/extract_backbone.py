@@ -15,21 +15,98 @@ Examples:
         resnet50_stim_in1k-0123abcd.pth resnet50_stim_tv.pth --torchvision
 """
 import argparse
+import os
+import os.path as osp
+import re
 import sys
-from typing import List, Optional
+from collections import OrderedDict
+from typing import Dict, List, Optional
 
-from mmstim.utils.model_converters import extract_backbone
+import torch
+
+from mmstim import __version__
+from mmstim.utils.checkpoint import get_state_dict, load_checkpoint_file
+
+TORCHVISION_ONLY = (
+    'Only MMPretrain ResNet (v1.5, style="pytorch", plain 7x7 stem) '
+    'classifiers with a GlobalAveragePooling neck and a LinearClsHead have a '
+    'torchvision equivalent')
+META_KEYS = ('epoch', 'iter', 'mmengine_version', 'dataset_meta')
+
+
+def to_torchvision(state_dict: Dict[str, torch.Tensor]) -> OrderedDict:
+    """Rename an MMPretrain ResNet classifier's weights as torchvision's.
+
+    ``backbone.`` and ``head.`` are removed (MMPretrain's ``ResNet`` names
+    its layers as torchvision does; ``head.fc`` becomes ``fc``) and the
+    result is loaded strictly into the torchvision ResNet of the same depth
+    (on the meta device), whose error names any mismatch. ``style='caffe'``
+    cannot be told from the weights: convert only the default ``'pytorch'``.
+
+    Raises:
+        ValueError: The model has no torchvision equivalent.
+    """
+    import torchvision
+    if any(key.startswith('backbone.stem.') for key in state_dict):
+        raise ValueError(
+            f'{TORCHVISION_ONLY}. This backbone has a deep stem (stem.*: '
+            f'ResNetV1c or ResNetV1d), which has no torchvision equivalent.')
+    if 'head.fc.weight' not in state_dict:
+        raise ValueError(f'{TORCHVISION_ONLY}; this checkpoint has no '
+                         f'head.fc.weight (LinearClsHead) to become fc.')
+    converted = OrderedDict((re.sub(r'^(backbone|head)\.', '', key), value)
+                            for key, value in state_dict.items())
+    blocks = {tuple(key.split('.')[:2])
+              for key in converted if key.startswith('layer')}
+    per_block = 3 if 'layer1.0.conv3.weight' in converted else 2
+    arch = f'resnet{len(blocks) * per_block + 2}'
+    if arch not in ('resnet18', 'resnet34', 'resnet50', 'resnet101',
+                    'resnet152'):
+        raise ValueError(f'{TORCHVISION_ONLY}; a backbone of {len(blocks)} '
+                         f'blocks would be {arch}, which torchvision lacks.')
+    with torch.device('meta'):
+        model = getattr(torchvision.models, arch)(
+            num_classes=len(state_dict['head.fc.weight']))
+    try:
+        model.load_state_dict(converted, strict=True, assign=True)
+    except RuntimeError as error:
+        raise ValueError(f'{TORCHVISION_ONLY}; the weights do not fit '
+                         f'torchvision {arch}: {error}') from error
+    return OrderedDict((key, converted[key]) for key in model.state_dict())
+
+
+def extract(in_file: str,
+            out_file: str,
+            torchvision: bool = False,
+            trust: bool = False) -> str:
+    """Write ``in_file``'s backbone weights (or torchvision's ResNet).
+
+    Args:
+        in_file (str): A classifier checkpoint (training or published).
+        out_file (str): The output path.
+        torchvision (bool): Write torchvision's ResNet key names.
+            Defaults to False.
+        trust (bool): Load ``in_file`` with full unpickling (only for files
+            you trust). Defaults to False.
+
+    Returns:
+        str: The path written.
+    """
+    checkpoint = load_checkpoint_file(in_file, trust=trust)
+    if torchvision:
+        output = to_torchvision(get_state_dict(checkpoint))
+    else:
+        meta = checkpoint.get('meta') or {}
+        meta = {key: meta[key] for key in META_KEYS if key in meta}
+        output = dict(
+            meta=dict(meta, mmstim_version=__version__),
+            state_dict=get_state_dict(checkpoint, 'backbone.'))
+    os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
+    torch.save(output, out_file)
+    return out_file
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    """Parse the command line.
-
-    Args:
-        argv (list[str], optional): The arguments; None reads ``sys.argv``.
-
-    Returns:
-        argparse.Namespace: The parsed arguments.
-    """
     parser = argparse.ArgumentParser(
         description='Extract the backbone weights of a classifier')
     parser.add_argument('in_file', help='classifier checkpoint')
@@ -39,10 +116,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         action='store_true',
         help='write torchvision ResNet key names, fc.* from head.fc.*')
     parser.add_argument(
+        '--trust-checkpoint',
         '--allow-pickle',
+        dest='trust',
         action='store_true',
-        help='load in_file with torch.load(weights_only=False) (only for '
-        'files you trust)')
+        help='load in_file with full unpickling (only for files you trust)')
     return parser.parse_args(argv)
 
 
@@ -50,12 +128,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Extract as the command line says; return the exit status."""
     args = parse_args(argv)
     try:
-        path = extract_backbone(
-            args.in_file,
-            args.out_file,
-            torchvision=args.torchvision,
-            allow_pickle=args.allow_pickle)
-    except ValueError as error:
+        path = extract(args.in_file, args.out_file, args.torchvision,
+                       args.trust)
+    except (OSError, RuntimeError, ValueError) as error:
         print(f'error: {error}', file=sys.stderr)
         return 1
     print(f'wrote {path}')

@@ -11,20 +11,49 @@ Example:
         resnet50_stim_in1k.pth
 """
 import argparse
+import hashlib
+import io
+import os
+import os.path as osp
 from typing import List, Optional
 
-from mmstim.utils.model_converters import publish_checkpoint
+import torch
+
+from mmstim import __version__
+from mmstim.utils.checkpoint import get_state_dict, load_checkpoint_file
+
+META_KEYS = ('epoch', 'iter', 'mmengine_version', 'dataset_meta')
+
+
+def publish(in_file: str, out_file: str, trust: bool = False) -> str:
+    """Write ``in_file``'s weights and minimal meta as ``<stem>-<hash>.pth``.
+
+    Args:
+        in_file (str): The training checkpoint.
+        out_file (str): The wanted path; a ``.pth`` suffix is replaced.
+        trust (bool): Load ``in_file`` with full unpickling (only for files
+            you trust). Defaults to False.
+
+    Returns:
+        str: The path written.
+    """
+    checkpoint = load_checkpoint_file(in_file, trust=trust)
+    meta = checkpoint.get('meta') or {}
+    meta = {key: meta[key] for key in META_KEYS if key in meta}
+    published = dict(
+        meta=dict(meta, mmstim_version=__version__),
+        state_dict=get_state_dict(checkpoint))
+    buffer = io.BytesIO()
+    torch.save(published, buffer)
+    stem = out_file[:-4] if out_file.endswith('.pth') else out_file
+    path = f'{stem}-{hashlib.sha256(buffer.getvalue()).hexdigest()[:8]}.pth'
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with open(path, 'wb') as f:
+        f.write(buffer.getvalue())
+    return path
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    """Parse the command line.
-
-    Args:
-        argv (list[str], optional): The arguments; None reads ``sys.argv``.
-
-    Returns:
-        argparse.Namespace: The parsed arguments.
-    """
     parser = argparse.ArgumentParser(
         description='Strip training state from a checkpoint and name it '
         'by its sha256')
@@ -32,19 +61,19 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         'out_file', help='output path; the hash is appended to its stem')
     parser.add_argument(
+        '--trust-checkpoint',
         '--allow-pickle',
+        dest='trust',
         action='store_true',
-        help='load in_file with torch.load(weights_only=False), needed for '
-        'checkpoints that hold pickled Python objects (only for files you '
-        'trust)')
+        help='load in_file with full unpickling, needed for checkpoints '
+        'that hold pickled Python objects (only for files you trust)')
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[List[str]] = None) -> str:
     """Publish as the command line says; return the written path."""
     args = parse_args(argv)
-    path = publish_checkpoint(
-        args.in_file, args.out_file, allow_pickle=args.allow_pickle)
+    path = publish(args.in_file, args.out_file, trust=args.trust)
     print(f'published {path}')
     return path
 

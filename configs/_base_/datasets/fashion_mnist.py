@@ -1,5 +1,6 @@
 # Fashion-MNIST (60k train / 10k test, 28x28 grey, 10 classes), prepared
-# offline into data/fashion_mnist by tools/data/prepare_fashion_mnist.py.
+# offline into data/fashion_mnist by
+# tools/dataset_converters/prepare_fashion_mnist.py.
 # download=False: nothing is fetched at run time.
 dataset_type = 'FashionMNIST'
 data_root = 'data/fashion_mnist'

@@ -1,6 +1,6 @@
 # Copyright (c) mmstim contributors. All rights reserved.
 import math
-from typing import List, Optional, Union
+from typing import Any, List, Optional, Union
 
 import torch.nn as nn
 from mmengine.config import Config
@@ -180,7 +180,7 @@ def sampling_hook_config(cfg: Config) -> Optional[dict]:
     return dict(hooks[0]) if hooks else None
 
 
-def build_subnet_sampler(source: Union[Config, 'Runner'],
+def build_subnet_sampler(source: Union[Config, Any],
                          model: Optional[nn.Module] = None,
                          rule: Optional[Rule] = None) -> SubnetSampler:
     """The subnet sampler of a run, from its config or its runner.
@@ -194,7 +194,8 @@ def build_subnet_sampler(source: Union[Config, 'Runner'],
     iteration, which still enumerates its subnets for analysis.
 
     Args:
-        source (Config | Runner): The run's config or runner.
+        source (Config | Runner): The run's config, or its runner (anything
+            else is taken for a runner).
         model (nn.Module, optional): The classifier; required with a config,
             taken from the runner otherwise.
         rule (str | list, optional): Overrides the hook's rule.

@@ -14,7 +14,8 @@ from mmpretrain.registry import LOOPS
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmstim.models.subnets import (Mask, SubnetSampler, SubnetSpec,
-                                   find_residual_stages, run_as_subnet)
+                                   find_residual_stages, full_mask,
+                                   run_as_subnet, to_mask)
 from ..hooks.subnet_sampling_hook import build_subnet_sampler
 
 
@@ -89,8 +90,9 @@ class SubnetTestLoop(TestLoop):
         """The subnets to evaluate, the full network first."""
         if isinstance(self.subnets, (list, tuple)):
             stages = find_residual_stages(self.model.backbone)
-            full = tuple(len(stage) for stage in stages)
-            return [full] + [s for s in self.subnets if tuple(s) != full]
+            masks = [full_mask(stages)] + [to_mask(stages, s)
+                                           for s in self.subnets]
+            return list(dict.fromkeys(masks))
         sampler = build_subnet_sampler(self.runner.cfg, self.model, self.rule)
         max_subnets = self.subnets if isinstance(self.subnets, int) else None
         return subnets_of_rule(sampler, max_subnets, self.seed)
