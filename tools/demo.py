@@ -4,9 +4,9 @@
     python tools/demo.py [--config CONFIG] [--epochs N] [--train-size N]
         [--work-dir DIR] [--recalibration-images N]
 
-The table holds the full network's top-1 on the 10k test images and the
-accuracy of every subnet of the sampling rule, without and with BN
-recalibration on training images.
+The table (from :class:`SubnetTestLoop`) holds the full network's top-1 on
+the 10k test images and the accuracy of every subnet of the sampling rule,
+without and with BN re-estimation on training images.
 """
 import argparse
 import os.path as osp
@@ -18,8 +18,8 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import mmstim  # noqa: F401  (registers the components)
-from mmstim.analysis import subnet_accuracies, subnets_of_rule
-from mmstim.models.subnets import SubnetSampler
+from mmstim.analysis import TOP1, evaluate_subnets
+from mmstim.engine.runner.subnet_test_loop import loafing_table
 from mmstim.utils.launch import check_data_roots
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -75,31 +75,18 @@ def main(argv=None) -> int:
     runner = Runner.from_cfg(cfg)
     runner.train()
     train_minutes = (time.time() - start) / 60
-    model = runner.model
-    hook = next(h for h in runner.hooks if type(h).__name__ ==
-                'SubnetSamplingHook')
-    sampler = SubnetSampler(model.residual_stages, hook.rule)
-    specs = subnets_of_rule(sampler)
-    print(f'\nevaluating the full network and {len(specs)} subnets ...')
-    results = subnet_accuracies(
-        model, specs, runner.val_dataloader, runner.train_dataloader,
-        recalibration_images=args.recalibration_images, progress=True)
-    subnets = [r for r in results if not r['full']]
-    mean = sum(r['top1'] for r in subnets) / len(subnets)
-    mean_recal = sum(r['top1_recalibrated'] for r in subnets) / len(subnets)
-    train_size = args.train_size or 60000
+    print('\nevaluating the full network and every subnet ...')
+    results, metrics = evaluate_subnets(
+        cfg, runner=runner, split='test',
+        recalibration_images=args.recalibration_images)
     print(f'\nST++ on Fashion-MNIST: {osp.basename(args.config)}, '
-          f'{args.epochs} epochs on {train_size} images, '
+          f'{args.epochs} epochs on {args.train_size or 60000} images, '
           f'{train_minutes:.1f} min of training')
-    print('| network | kept blocks | top-1 (%) | top-1, BN recalibrated (%) |')
-    print('|---|---|---|---|')
-    for r in results:
-        name = 'full network' if r['full'] else 'subnet ' + '-'.join(
-            map(str, r['depths']))
-        print(f'| {name} | {r["kept_blocks"]} | {r["top1"]:.2f} | '
-              f'{r["top1_recalibrated"]:.2f} |')
-    print(f'| **mean of {len(subnets)} subnets** | | **{mean:.2f}** | '
-          f'**{mean_recal:.2f}** |')
+    print(loafing_table(results))
+    print(f'mean of {len(results) - 1} subnets: '
+          f'{metrics["mean_subnet/" + TOP1]:.2f} '
+          f'({metrics["mean_subnet/recal/" + TOP1]:.2f} with BN '
+          f're-estimated)')
     return 0
 
 

@@ -10,13 +10,13 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from helpers import fake_batch
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmpretrain.registry import HOOKS, MODELS
 
 import mmstim  # noqa: F401
 from mmstim.models import StimulativeClassifier
-from mmstim.testing import fake_batch
 
 CONFIG_ROOT = osp.join(osp.dirname(__file__), '..', '..', 'configs')
 CONFIGS = sorted(

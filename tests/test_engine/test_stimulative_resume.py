@@ -2,9 +2,8 @@
 import os.path as osp
 
 import torch
+from helpers import tiny_runner_kwargs
 from mmengine.runner import Runner
-
-from mmstim.testing import tiny_runner_kwargs
 
 
 def logged(runner, name):

@@ -4,12 +4,12 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from helpers import tiny_classifier, tiny_runner_kwargs
 from mmengine.config import Config
 from mmengine.runner import Runner
 from mmpretrain.models import ImageClassifier
 
 from mmstim.engine import SubnetSamplingHook, build_subnet_sampler, list_draws
-from mmstim.testing import tiny_classifier, tiny_runner_kwargs
 
 
 def test_runner_trains_subnets_and_lowers_loss(tmp_path):
@@ -78,7 +78,7 @@ def test_sampler_from_config_needs_a_seed():
     with pytest.raises(ValueError, match='randomness.seed=N'):
         build_subnet_sampler(cfg, tiny_classifier())
     cfg.custom_hooks[0]['seed'] = 7
-    sampler = build_subnet_sampler(cfg, tiny_classifier(), rule=[[1], [2], [3]])
+    sampler = build_subnet_sampler(cfg, tiny_classifier(), [[1], [2], [3]])
     assert sampler.seed == 7 and sampler.draws(5)[1].depths == (1, 2, 3)
     # a plain baseline: the default rule, no draws
     baseline = build_subnet_sampler(Config(dict()), tiny_classifier())

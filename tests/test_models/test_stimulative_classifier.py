@@ -4,12 +4,12 @@ import copy
 import pytest
 import torch
 import torch.nn as nn
+from helpers import fake_batch, tiny_classifier
 from mmengine.optim import OptimWrapper
 from mmpretrain.models import ImageClassifier
 
 from mmstim.models import StimulativeClassifier
 from mmstim.models.subnets import SubnetDraw, frozen_bn_statistics, to_mask
-from mmstim.testing import fake_batch, tiny_classifier
 
 SPECS = [(1, 2, 3), (3, 1, 6), (2, 4, 1)]
 US = [0.1, 0.99, 0.5]

@@ -8,13 +8,13 @@ import pytest
 import torch
 import torch.distributed as torch_dist
 import torch.multiprocessing as mp
+from helpers import fake_batch, tiny_classifier
 from mmengine.model import MMDistributedDataParallel
 from mmengine.optim import OptimWrapper
 
 from mmstim.engine import stimulative_model
 from mmstim.models import StimulativeDDP
 from mmstim.models.subnets import SubnetDraw, to_mask
-from mmstim.testing import fake_batch, tiny_classifier
 
 SPECS = [(1, 2, 3), (2, 4, 1)]
 US = [0.3, 0.8]
@@ -137,9 +137,8 @@ def single_process_group_worker(rank, port, out_dir):
                       RANK='0', WORLD_SIZE='1', LOCAL_RANK='0')
     torch_dist.init_process_group('gloo', rank=0, world_size=1)
     try:
+        from helpers import tiny_runner_kwargs
         from mmengine.runner import Runner
-
-        from mmstim.testing import tiny_runner_kwargs
         runner = Runner(
             **tiny_runner_kwargs(out_dir, max_iters=2),
             launcher='pytorch',

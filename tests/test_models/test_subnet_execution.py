@@ -2,10 +2,10 @@
 import pytest
 import torch
 import torch.nn as nn
+from helpers import tiny_classifier
 
 from mmstim.models.subnets import (find_residual_stages, frozen_bn_statistics,
                                    to_mask)
-from mmstim.testing import tiny_classifier
 
 
 @pytest.fixture

@@ -3,11 +3,11 @@ import itertools
 from collections import Counter
 
 import pytest
+from helpers import tiny_classifier
 from mmpretrain.models import ResNet
 
 from mmstim.models.subnets import (PAPER_RESNET50_SPACE, SubnetSampler,
                                    find_residual_stages, kept_depths)
-from mmstim.testing import tiny_classifier
 
 
 @pytest.fixture(scope='module')

@@ -10,6 +10,8 @@ import uuid
 import numpy as np
 import pytest
 import torch
+from helpers import (fake_batch, tiny_classifier, tiny_data_options,
+                     write_tiny_fashion_mnist)
 from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 from mmengine.runner import Runner
@@ -22,12 +24,9 @@ from mmstim.analysis import (block_name, droppable_blocks, lesion_mask,
 from mmstim.analysis.cost import (block_macs, count_macs, expected_cost_ratio,
                                   subnet_macs)
 from mmstim.engine import recalibrated_bn
-from mmstim.utils.checkpoint import load_weights
 from mmstim.models.subnets import (RandomSubnetResize, SubnetSampler,
                                    find_residual_stages, run_as_subnet)
-from mmstim.testing import fake_batch, tiny_classifier
-from mmstim.testing.tiny_fashion_mnist import (tiny_data_options,
-                                               write_tiny_fashion_mnist)
+from mmstim.utils.checkpoint import load_weights
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 

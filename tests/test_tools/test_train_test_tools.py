@@ -13,9 +13,7 @@ import sys
 
 import pytest
 import torch
-
-from mmstim.testing.tiny_fashion_mnist import (tiny_data_options,
-                                               write_tiny_fashion_mnist)
+from helpers import tiny_data_options, write_tiny_fashion_mnist
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 STPP = osp.join(REPO, 'configs', 'fashion_mnist',
@@ -164,3 +162,21 @@ def test_bad_launcher():
                   'kubernetes'])
     assert result.returncode == 2
     assert "invalid choice: 'kubernetes'" in result.stderr
+
+
+def test_list_draws_equals_what_ran(tmp_path, checkpoint):
+    config, ckpt, options = checkpoint
+    out = str(tmp_path / 'draws.json')
+    result = run([sys.executable, 'tools/analysis/list_draws.py', config,
+                  '--iters', '0', '2', '--input-side', '28', '--out', out,
+                  '--cfg-options', *options])
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(out) as f:
+        rows = json.load(f)
+    logged = logged_subnets(osp.dirname(ckpt))
+    assert sorted(logged) == [1, 2]  # the log counts iterations from 1
+    for step, (depth, side) in logged.items():
+        ran = [row for row in rows if row['iter'] == step - 1]
+        assert len(ran) == 2  # num_subnets of the ST++ config
+        assert depth == pytest.approx(sum(sum(r['depths']) for r in ran) / 2)
+        assert side == pytest.approx(sum(r['side'] for r in ran) / 2)

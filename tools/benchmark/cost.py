@@ -33,12 +33,11 @@ import time
 import torch
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
 
 import mmstim  # noqa: F401
 from mmstim.analysis.cost import expected_cost_ratio
-from mmstim.models.subnets import (SubnetSampler, find_residual_stages,
-                                   frozen_bn_statistics)
-from mmstim.testing import fake_batch
+from mmstim.models.subnets import SubnetSampler, find_residual_stages
 
 VARIANTS = ('plain', 'st', 'stpp', 'stpp_sum')
 
@@ -92,7 +91,7 @@ def variant_settings(args, variant: str):
     return args.rule, args.num_subnets
 
 
-def sum_then_backward_step(model, batch, optim_wrapper) -> None:
+def sum_then_backward_step(model, batch, optim_wrapper, draws) -> None:
     """ST++ with every graph kept alive until one backward."""
     with optim_wrapper.optim_context(model):
         data = model.data_preprocessor(batch, True)
@@ -102,13 +101,22 @@ def sum_then_backward_step(model, batch, optim_wrapper) -> None:
             model.distill_loss.normalize_logits(logits),
             data['data_samples'])['loss']
         teacher = logits.detach()
-        sides = model.subnet_resize.choose_sides(
-            [d.resize_u for d in model.subnets], inputs.shape[-2])
-        for draw, side in zip(model.subnets, sides):
-            with model.subnet(draw.mask), frozen_bn_statistics(model):
-                student = model.logits(model.subnet_resize(inputs, side))
+        sides = model.subnet_sides(draws, inputs.shape[-2])
+        for draw, side in zip(draws, sides):
+            student = model.subnet_logits(inputs, draw.mask, side)
             loss = loss + model.distill_loss(student, teacher)
     optim_wrapper.update_params(loss)
+
+
+def random_batch(batch_size: int, side: int) -> dict:
+    """Random uint8 images of 1000 classes, as a data loader yields them."""
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (batch_size, 3, side, side),
+                           generator=generator, dtype=torch.uint8)
+    labels = torch.randint(0, 1000, (batch_size, ), generator=generator)
+    return dict(inputs=list(images),
+                data_samples=[DataSample().set_gt_label(int(label))
+                              for label in labels])
 
 
 def warm_input_sides(model, batch, optim_wrapper, sides) -> None:
@@ -139,28 +147,27 @@ def run_variant(args) -> dict:
     wrapper = (AmpOptimWrapper(optimizer=optimizer)
                if device.type == 'cuda' else OptimWrapper(optimizer))
     rule, num_subnets = variant_settings(args, variant)
-    sampler = SubnetSampler(find_residual_stages(model.backbone), rule)
-    batch = fake_batch(args.batch_size, args.image_size, num_classes=1000)
+    sampler = SubnetSampler(find_residual_stages(model.backbone), rule,
+                            num_subnets)
+    batch = random_batch(args.batch_size, args.image_size)
     num_iters = args.warmup + args.iters
-    draws = [sampler.draw_iteration(0, i, num_subnets)
-             for i in range(num_iters)] if variant != 'plain' else []
+    draws = [sampler.draws(i) for i in range(num_iters)]
     warmed_sides = []
     if getattr(model, 'subnet_resize', None) is not None and \
             not args.cold_shapes:
         warmed_sides = sorted({
             side for subnets in draws
-            for side in model.subnet_resize.choose_sides(
-                [d.resize_u for d in subnets], args.image_size)})
+            for side in model.subnet_sides(subnets, args.image_size)})
         warm_input_sides(model, batch, wrapper, warmed_sides)
     times = []
     for iteration in range(num_iters):
         if variant != 'plain':
-            model.subnets = draws[iteration]
+            model.set_subnets(draws[iteration])
         if device.type == 'cuda':
             torch.cuda.synchronize()
         start = time.perf_counter()
         if variant == 'stpp_sum':
-            sum_then_backward_step(model, batch, wrapper)
+            sum_then_backward_step(model, batch, wrapper, draws[iteration])
         else:
             model.train_step(batch, wrapper)
         if device.type == 'cuda':

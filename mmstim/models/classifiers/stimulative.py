@@ -142,7 +142,6 @@ class StimulativeClassifier(ImageClassifier):
                 'distributed training.')
         return super().loss(inputs, data_samples)
 
-
     def set_subnets(self, draws: List[SubnetDraw],
                     kl_weight: float = 1.0) -> None:
         """Hand over the subnets of the next training iteration.
