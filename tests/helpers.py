@@ -74,6 +74,19 @@ def tiny_classifier(num_classes: int = 5,
     return model.to(dtype)
 
 
+@torch.no_grad()
+def top1_accuracy(model: torch.nn.Module, loader) -> float:
+    """Top-1 (%) from the logits, without MMPretrain's metric."""
+    model.eval()
+    correct = total = 0
+    for batch in loader:
+        data = model.data_preprocessor(batch, False)
+        labels = torch.cat([s.gt_label for s in data['data_samples']])
+        correct += int((model(data['inputs']).argmax(1) == labels).sum())
+        total += len(labels)
+    return 100.0 * correct / total
+
+
 def fake_batch(batch_size: int = 4,
                size: int = 16,
                num_classes: int = 5,

@@ -3,62 +3,46 @@
 
 Examples:
     python tools/test.py configs/resnet50_stim_imagenet.py CKPT --out m.json
+    # the loafing table: full network and every subnet of the rule
+    python tools/test.py CONFIG CKPT --cfg-options test_cfg.type=SubnetTestLoop
     bash tools/dist_test.sh configs/resnet50_stim_imagenet.py CKPT 8
 """
 import argparse
-import json
 import os.path as osp
 import sys
-from typing import List, Optional
 
 from mmengine.dist import is_main_process
-from mmengine.runner import Runner
+from mmengine.fileio import dump
 
 import mmstim  # noqa: F401  (registers the components)
-from mmstim.utils.checkpoint import register_safe_checkpoint_loader
-from mmstim.utils.launch import (add_common_args, check_data_roots,
-                                 close_distributed, exit_tool,
-                                 init_distributed, load_config)
+from mmstim.utils.launch import (add_common_args, check_data_roots, exit_tool,
+                                 load_config, run_tool)
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    """Parse the command line (None reads ``sys.argv``)."""
+def main(argv=None) -> int:
+    """Test as the command line says; return the exit code."""
     parser = argparse.ArgumentParser(description='Test a checkpoint')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
         '--out', help='write the config, checkpoint and metrics as JSON')
     add_common_args(parser)
-    return parser.parse_args(argv)
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    """Test as the command line says; return the exit code."""
-    args = parse_args(argv)
+    args = parser.parse_args(argv)
     try:
         if not osp.isfile(args.checkpoint):
             raise FileNotFoundError(
                 f'checkpoint {args.checkpoint} does not exist.')
         cfg = load_config(args)
-        cfg.load_from = args.checkpoint
-        cfg.resume = False
+        cfg.load_from, cfg.resume = args.checkpoint, False
         check_data_roots(cfg, loaders=('test_dataloader', ))
     except FileNotFoundError as error:
         print(f'error: {error}', file=sys.stderr)
         return 2
-    init_distributed(args.launcher, args.dist_backend)
-    register_safe_checkpoint_loader(
-        trusted_paths=[args.checkpoint] if args.trust_checkpoint else [])
-    try:
-        metrics = Runner.from_cfg(cfg).test()
-    finally:
-        close_distributed()
+    metrics = run_tool(cfg, args, lambda runner: runner.test())
     if args.out and is_main_process():
-        with open(args.out, 'w') as f:
-            json.dump(
-                dict(config=args.config, checkpoint=args.checkpoint,
-                     metrics={k: float(v) for k, v in metrics.items()}),
-                f, indent=2)
+        dump(dict(config=args.config, checkpoint=args.checkpoint,
+                  metrics={k: float(v) for k, v in metrics.items()}),
+             args.out, indent=2)
     return 0
 
 

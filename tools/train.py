@@ -7,30 +7,19 @@ Examples:
 """
 import argparse
 import sys
-from typing import List, Optional
-
-from mmengine.runner import Runner
 
 import mmstim  # noqa: F401  (registers the components)
-from mmstim.utils.checkpoint import register_safe_checkpoint_loader
-from mmstim.utils.launch import (add_common_args, add_train_args,
-                                 apply_train_args, check_data_roots,
-                                 close_distributed, exit_tool,
-                                 init_distributed, load_config)
+from mmstim.utils.launch import (add_common_args, apply_train_args,
+                                 check_data_roots, exit_tool, load_config,
+                                 run_tool)
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    """Parse the command line (None reads ``sys.argv``)."""
+def main(argv=None) -> int:
+    """Train as the command line says; return the exit code."""
     parser = argparse.ArgumentParser(description='Train a classifier')
     parser.add_argument('config', help='train config file path')
-    add_common_args(parser)
-    add_train_args(parser)
-    return parser.parse_args(argv)
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    """Train as the command line says; return the exit code."""
-    args = parse_args(argv)
+    add_common_args(parser, train=True)
+    args = parser.parse_args(argv)
     try:
         cfg = load_config(args)
         apply_train_args(cfg, args)
@@ -38,14 +27,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (FileNotFoundError, ValueError, RuntimeError) as error:
         print(f'error: {error}', file=sys.stderr)
         return 2
-    init_distributed(args.launcher, args.dist_backend)
-    trusted = [cfg.load_from] if args.trust_checkpoint and cfg.get(
-        'load_from') else []
-    register_safe_checkpoint_loader(trusted_paths=trusted)
-    try:
-        Runner.from_cfg(cfg).train()
-    finally:
-        close_distributed()
+    run_tool(cfg, args, lambda runner: runner.train())
     return 0
 
 

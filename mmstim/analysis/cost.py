@@ -4,6 +4,7 @@ from typing import Dict, Optional, Sequence
 
 import torch
 import torch.nn as nn
+from mmengine.analysis import FlopAnalyzer
 
 from mmstim.models.subnets import (RandomSubnetResize, SubnetSampler,
                                    find_residual_stages)
@@ -11,6 +12,9 @@ from mmstim.models.subnets import (RandomSubnetResize, SubnetSampler,
 
 def count_macs(model: nn.Module, inputs: torch.Tensor) -> Dict[str, int]:
     """Multiply-accumulates of every convolution and linear layer.
+
+    Counted by MMEngine's ``FlopAnalyzer`` (whose "flops" of convolutions
+    and linear layers are MACs); layers that did not run count 0.
 
     Args:
         model (nn.Module): Called as ``model(inputs)``.
@@ -20,31 +24,15 @@ def count_macs(model: nn.Module, inputs: torch.Tensor) -> Dict[str, int]:
         dict[str, int]: MACs per module name (convolutions and linear
         layers only; normalisation and activations are negligible).
     """
-    macs: Dict[str, int] = {}
-    handles = []
-
-    def hook(name):
-
-        def record(module, args, output):
-            if isinstance(module, nn.Conv2d):
-                kernel = module.kernel_size[0] * module.kernel_size[1]
-                per_output = module.in_channels // module.groups * kernel
-                macs[name] = output.numel() // output.shape[0] * per_output
-            else:
-                macs[name] = module.in_features * module.out_features
-
-        return record
-
-    for name, module in model.named_modules():
-        if isinstance(module, (nn.Conv2d, nn.Linear)):
-            handles.append(module.register_forward_hook(hook(name)))
-    try:
-        with torch.no_grad():
-            model(inputs)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return macs
+    analyzer = FlopAnalyzer(model, (inputs, ))
+    analyzer.unsupported_ops_warnings(False)
+    analyzer.uncalled_modules_warnings(False)
+    by_module = analyzer.by_module()
+    return {
+        name: int(by_module.get(name, 0))
+        for name, module in model.named_modules()
+        if isinstance(module, (nn.Conv2d, nn.Linear))
+    }
 
 
 def block_macs(classifier: nn.Module, side: int,

@@ -8,8 +8,9 @@ import re
 
 import numpy as np
 import pytest
+from helpers import write_tiny_fashion_mnist
 
-from mmstim.testing.tiny_fashion_mnist import write_tiny_fashion_mnist
+from mmstim.analysis import evaluate_subnets
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
@@ -107,6 +108,15 @@ def test_quick_mode_end_to_end_then_skips_finished_runs(
         assert f'| {method} |' in table
     assert table in first
     assert f'Trained on: {tool.device_name()}.' in table
+    # the numbers are those of a direct evaluation of the checkpoint
+    run = data['runs']['stpp']['0']
+    results, _ = evaluate_subnets(
+        tool.run_config(tool.parse_args(args), 'stpp', 0),
+        checkpoint=run['checkpoint'], rule='default', seed=0,
+        recalibration_images=8)
+    assert [{k: r[k] for k in ('depths', 'top1', 'top1_recalibrated')}
+            for r in results] == run['subnets']
+    assert run['top1'] == results[0]['top1'] and results[0]['full']
     times = checkpoint_times(data)
 
     assert tool.main(args) == 0
@@ -159,9 +169,9 @@ def test_run_whose_evaluation_was_lost_is_evaluated_without_training(
 
     # another device's training is credited to that device
     training['device'] = 'a GPU elsewhere'
-    tool.write_json_atomic(
-        str(tmp_path / 'work_dirs' / 'st' / 'seed0' / tool.TRAINING_RECORD),
-        training)
+    tool.dump_atomic(
+        training,
+        str(tmp_path / 'work_dirs' / 'st' / 'seed0' / tool.TRAINING_RECORD))
     out_json.unlink()
     assert tool.main(args) == 0
     capsys.readouterr()
@@ -235,7 +245,7 @@ def test_summary_uses_only_seeds_finished_for_every_method(tool, tmp_path):
 
 
 def write_runs(tool, path, runs):
-    tool.write_json_atomic(str(path), dict(runs=runs))
+    tool.dump_atomic(dict(runs=runs), str(path))
 
 
 def test_merge_adds_runs_made_elsewhere_without_training(

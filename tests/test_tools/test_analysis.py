@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from helpers import (fake_batch, tiny_classifier, tiny_data_options,
-                     write_tiny_fashion_mnist)
+                     top1_accuracy, write_tiny_fashion_mnist)
 from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 from mmengine.runner import Runner
@@ -59,19 +59,6 @@ def load_classifier(config, checkpoint, data_root):
                                             persistent_workers=False), seed=0)
                for key in ('test_dataloader', 'train_dataloader')]
     return model.eval(), *loaders
-
-
-@torch.no_grad()
-def top1_accuracy(model, loader):
-    """Top-1 (%) computed from the logits, without MMPretrain's metric."""
-    model.eval()
-    correct = total = 0
-    for batch in loader:
-        data = model.data_preprocessor(batch, False)
-        labels = torch.cat([s.gt_label for s in data['data_samples']])
-        correct += int((model(data['inputs']).argmax(1) == labels).sum())
-        total += len(labels)
-    return 100.0 * correct / total
 
 
 def train_tiny(config, work_dir, data_root):

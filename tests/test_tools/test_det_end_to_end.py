@@ -23,6 +23,7 @@ from mmengine.runner import Runner
 from mmpretrain.datasets.transforms import PackInputs
 
 import mmstim  # noqa: F401
+from mmstim.utils.launch import build_det_runner
 
 ROOT = osp.join(osp.dirname(__file__), '..', '..')
 CONFIG = osp.join(ROOT, 'configs', 'mmdet',
@@ -243,7 +244,7 @@ def test_st_backbone_trains_and_evaluates_a_detector(tmp_path):
     cfg = det_train.build_config(args)
     assert cfg.model.backbone.init_cfg == dict(
         type='StrictPretrained', checkpoint=checkpoint, prefix='backbone.')
-    runner = det_train.build_runner(cfg)
+    runner = build_det_runner(cfg)
     record = Record()
     runner.register_hook(record)
     runner.train()

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 import torch
-from helpers import tiny_data_options, write_tiny_fashion_mnist
+from helpers import tiny_data_options, top1_accuracy, write_tiny_fashion_mnist
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 STPP = osp.join(REPO, 'configs', 'fashion_mnist',
@@ -127,7 +127,6 @@ def test_test_tool_writes_metrics(tmp_path, checkpoint, data_root):
     from mmengine.runner import Runner
 
     import mmstim  # noqa: F401
-    from mmstim.analysis import top1_accuracy
     cfg = Config.fromfile(config)
     cfg.merge_from_dict(tiny_data_options(data_root, batch_size=8))
     cfg.work_dir = str(tmp_path / 'direct')

@@ -1,137 +1,87 @@
 # Copyright (c) mmstim contributors. All rights reserved.
 """Accuracy of baseline, stochastic depth, ST and ST++ on Fashion-MNIST.
 
-    python tools/benchmark/accuracy.py [--methods baseline droppath st stpp]
-        [--epochs 10] [--seeds 0 1 2] [--train-size N] [--test-size N]
-        [--recalibration-images 2000] [--quick] [--force]
-        [--data-root data/fashion_mnist] [--work-dir DIR] [--num-workers N]
-        [--threads N] [--merge RESULTS.json [...]]
-        [--out-json benchmarks/results/fashion_mnist.json] [--out-md FILE]
-
-Every method trains from its config in ``configs/fashion_mnist`` with the
-same recipe and the same overrides (epochs, cosine period, seed, training
-subset); the full network and every subnet of the default rule are then
-evaluated on the test images, without and with BN recalibration.
-
-Runs are resumable per (method, seed): each finished run is written to the
-JSON at once (atomically) and skipped on the next invocation when it was
-made with the same settings. A run whose training finished but whose
-evaluation did not is evaluated from its checkpoint without training again
-(the work dir's ``training.json`` records the training). The summary
-(mean +- std) uses only the seeds finished for every method. ``--quick`` is
-a smoke test of a few minutes: 1 epoch on 256 training images, 1 seed, 256
-test images.
-
-Runs made elsewhere (in parallel processes, on another machine or a GPU)
-are brought together with ``--merge``: the runs of the given results files
-are added to ``--out-json`` without training anything, and the summary and
-table are written again.
+Trains every (method, seed) from ``configs/fashion_mnist`` with the same
+overrides, then evaluates the full network and the subnets of the
+``default`` rule on the test images with :func:`evaluate_subnets`, without
+and with BN re-estimation. Finished runs are skipped; a run whose work dir
+holds ``training.json`` next to its last checkpoint is evaluated from it
+without training again. Means ± std use the seeds finished for every method.
+``--merge`` adds runs made elsewhere; ``--quick`` is a smoke test.
 """
 import argparse
-import copy
 import functools
 import hashlib
 import json
 import os
 import os.path as osp
 import platform
+import re
 import sys
-import tempfile
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import Dict, List, Optional
+from typing import List, Optional, Union
 
 import numpy as np
 import torch
 from mmengine.config import Config
-from mmengine.model import is_model_wrapper
+from mmengine.fileio import dump, load, put_text
 from mmengine.runner import Runner
 
 import mmstim  # noqa: F401  (registers the components)
-from mmstim.analysis import (build_dataloader, data_root_options,
-                             load_state_dict, mean_subnet_accuracy,
-                             subnet_accuracies, subnets_of_rule)
-from mmstim.models.subnets import SubnetSampler, find_residual_stages
+from mmstim.analysis.subnet_eval import evaluate_subnets, mean_subnet_accuracy
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG_DIR = osp.join(REPO, 'configs', 'fashion_mnist')
-METHODS = {
-    'baseline': 'resnet14_baseline_fashion-mnist.py',
-    'droppath': 'resnet14_droppath_fashion-mnist.py',
-    'st': 'resnet14_st_fashion-mnist.py',
-    'stpp': 'resnet14_stpp_fashion-mnist.py',
-}
-#: Subnets evaluated for every method (the same set for all).
-SUBNET_RULE = 'default'
-FULL_DEFAULTS = dict(epochs=10, seeds=[0, 1, 2], train_size=0, test_size=0,
-                     recalibration_images=2000)
-QUICK_DEFAULTS = dict(epochs=1, seeds=[0], train_size=256, test_size=256,
-                      recalibration_images=256)
+METHODS = ('baseline', 'droppath', 'st', 'stpp')
+RULE = 'default'
+FULL = dict(epochs=10, seeds=[0, 1, 2], train_size=0, test_size=0,
+            recalibration_images=2000)
+QUICK = dict(epochs=1, seeds=[0], train_size=256, test_size=256,
+             recalibration_images=256, num_workers=0)
 TRAIN_IMAGES, TEST_IMAGES = 60000, 10000
-#: Written next to a run's checkpoint when its training finishes.
-TRAINING_RECORD = 'training.json'
+TRAINING_RECORD = 'training.json'  # written next to a run's last checkpoint
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Parse the options; those not given take the full or quick defaults."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        '--methods', nargs='+', choices=tuple(METHODS), default=list(METHODS))
-    parser.add_argument('--epochs', type=int, help='default 10 (quick: 1)')
-    parser.add_argument(
-        '--seeds', type=int, nargs='+', help='default 0 1 2 (quick: 0)')
-    parser.add_argument(
-        '--train-size', type=int,
-        help='first N of the 60000 training images; 0 = all (quick: 256)')
-    parser.add_argument(
-        '--test-size', type=int,
-        help='first N of the 10000 test images; 0 = all (quick: 256)')
-    parser.add_argument(
-        '--recalibration-images', type=int,
-        help='training images for the BN recalibration of each subnet; '
-        'default 2000 (quick: 256)')
-    parser.add_argument(
-        '--quick', action='store_true',
-        help='smoke test: 1 epoch, 256 train and test images, 1 seed')
-    parser.add_argument(
-        '--force', action='store_true', help='rerun finished runs too')
-    parser.add_argument(
-        '--data-root', default=osp.join(REPO, 'data', 'fashion_mnist'))
-    parser.add_argument(
-        '--work-dir',
+    add = parser.add_argument
+    add('--methods', nargs='+', choices=METHODS, default=list(METHODS))
+    add('--epochs', type=int, help='default 10 (quick: 1)')
+    add('--seeds', type=int, nargs='+', help='default 0 1 2 (quick: 0)')
+    add('--train-size', type=int, help='first N training images; 0: all')
+    add('--test-size', type=int, help='first N test images; 0: all')
+    add('--recalibration-images', type=int,
+        help='training images to re-estimate BN on per subnet; default 2000')
+    add('--quick', action='store_true',
+        help='smoke test: 1 epoch, 256 train and test images, seed 0')
+    add('--force', action='store_true', help='rerun finished runs too')
+    add('--data-root', default=osp.join(REPO, 'data', 'fashion_mnist'))
+    add('--work-dir',
         default=osp.join(REPO, 'work_dirs', 'benchmark_accuracy'))
-    parser.add_argument(
-        '--num-workers', type=int,
-        help="data loader workers (default: the configs' 2; quick: 0)")
-    parser.add_argument(
-        '--threads', type=int,
-        help="torch's intra-op threads (default: torch's choice); 1 is "
-        'much faster on a machine whose cores are busy with other work')
-    parser.add_argument(
-        '--merge', nargs='+', metavar='RESULTS_JSON',
-        help='add the runs of these results files to --out-json instead of '
-        'training (a run already there with the same settings is kept '
-        'unless --force)')
-    parser.add_argument(
-        '--out-json',
+    add('--num-workers', type=int,
+        help="data loader workers (default: the configs'; quick: 0)")
+    add('--threads', type=int,
+        help="torch's intra-op threads; 1 is fastest on busy cores")
+    add('--merge', nargs='+', metavar='RESULTS_JSON',
+        help="add these files' runs to --out-json instead of training; a "
+        'run there with the same settings is kept unless --force')
+    add('--out-json',
         default=osp.join(REPO, 'benchmarks', 'results', 'fashion_mnist.json'))
-    parser.add_argument(
-        '--out-md', help='markdown table; default: --out-json with .md')
+    add('--out-md', help='markdown table; default: --out-json with .md')
     args = parser.parse_args(argv)
-    defaults = QUICK_DEFAULTS if args.quick else FULL_DEFAULTS
-    for key, value in defaults.items():
+    for key, value in (QUICK if args.quick else FULL).items():
         if getattr(args, key) is None:
-            setattr(args, key, copy.deepcopy(value))
-    if args.num_workers is None and args.quick:
-        args.num_workers = 0
-    if args.out_md is None:
-        args.out_md = osp.splitext(args.out_json)[0] + '.md'
+            setattr(args, key, value)
+    args.out_md = args.out_md or osp.splitext(args.out_json)[0] + '.md'
     return args
 
 
 def config_path(method: str) -> str:
     """The config file of a method."""
-    return osp.join(CONFIG_DIR, METHODS[method])
+    return osp.join(REPO, 'configs', 'fashion_mnist',
+                    f'resnet14_{method}_fashion-mnist.py')
 
 
 @functools.lru_cache(maxsize=None)
@@ -145,41 +95,36 @@ def config_digest(path: str) -> str:
 def run_settings(args: argparse.Namespace, method: str) -> dict:
     """What a finished run must share with this invocation to be reused."""
     return dict(
-        epochs=args.epochs,
-        train_size=args.train_size or TRAIN_IMAGES,
+        epochs=args.epochs, train_size=args.train_size or TRAIN_IMAGES,
         test_size=args.test_size or TEST_IMAGES,
-        recalibration_images=args.recalibration_images,
-        subnet_rule=SUBNET_RULE,
+        recalibration_images=args.recalibration_images, subnet_rule=RULE,
         config_digest=config_digest(config_path(method)))
 
 
-def run_config(args: argparse.Namespace, method: str, seed: int) -> Config:
-    """The method's config with the benchmark's overrides.
+def is_current(run: dict, args: argparse.Namespace, method: str) -> bool:
+    """Whether a run (or training record) has this invocation's settings."""
+    return run.get('settings') == run_settings(args, method)
 
-    Validation during training is switched off: the test images are
-    evaluated once, after the last epoch.
-    """
+
+def run_config(args: argparse.Namespace, method: str, seed: int) -> Config:
+    """The method's config with the benchmark's overrides (no validation)."""
     cfg = Config.fromfile(config_path(method))
-    cfg.merge_from_dict(data_root_options(args.data_root))
     cfg.work_dir = osp.join(args.work_dir, method, f'seed{seed}')
     cfg.experiment_name = f'{method}_seed{seed}_{uuid.uuid4().hex[:8]}'
     cfg.randomness = dict(seed=seed)
-    cfg.train_cfg.max_epochs = args.epochs
-    cfg.train_cfg.val_interval = args.epochs
+    cfg.train_cfg.update(max_epochs=args.epochs, val_interval=args.epochs)
     cfg.param_scheduler.T_max = args.epochs
     cfg.default_hooks.checkpoint.interval = args.epochs
-    cfg.val_dataloader = None
-    cfg.val_evaluator = None
-    cfg.val_cfg = None
-    if args.train_size:
-        cfg.train_dataloader.dataset.indices = args.train_size
-    if args.test_size:
-        cfg.test_dataloader.dataset.indices = args.test_size
-    for key in ('train_dataloader', 'test_dataloader'):
+    cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None
+    for key, size in (('train_dataloader', args.train_size),
+                      ('test_dataloader', args.test_size)):
+        cfg[key].dataset.data_root = args.data_root
+        if size:
+            cfg[key].dataset.indices = size
         if args.num_workers is not None:
             cfg[key].num_workers = args.num_workers
-            if args.num_workers == 0:
-                cfg[key].persistent_workers = False
+        if args.num_workers == 0:
+            cfg[key].persistent_workers = False
     if args.quick:
         cfg.log_level = 'WARNING'
     return cfg
@@ -187,375 +132,98 @@ def run_config(args: argparse.Namespace, method: str, seed: int) -> Config:
 
 def recipe(cfg: Config) -> dict:
     """The hyperparameters of a method, as its config sets them."""
-    model = cfg.model
+    model, hooks = cfg.model, cfg.get('custom_hooks') or []
     result = dict(
-        model=model.type,
-        optimizer=dict(cfg.optim_wrapper.optimizer),
+        model=model.type, optimizer=dict(cfg.optim_wrapper.optimizer),
         batch_size=cfg.train_dataloader.batch_size,
-        drop_path_rate=model.backbone.get('drop_path_rate', 0.0))
-    for key in ('distill_loss', 'subnet_resize', 'normalize_main_logits'):
-        if key in model:
-            result[key] = model[key]
-    for hook in cfg.get('custom_hooks', []) or []:
-        if hook.get('type') == 'SubnetSamplingHook':
-            result['subnet_sampling'] = dict(hook)
+        drop_path_rate=model.backbone.get('drop_path_rate', 0.0),
+        **{k: model[k] for k in ('distill_loss', 'subnet_resize',
+                                 'normalize_main_logits') if k in model},
+        **{'subnet_sampling': dict(hook) for hook in hooks
+           if hook.get('type') == 'SubnetSamplingHook'})
     return json.loads(json.dumps(result, default=str))
 
 
 def device_name() -> str:
-    """The accelerator or processor a run trains on, in words."""
+    """The accelerator, or the processor and torch threads, in words."""
     if torch.cuda.is_available():
         return torch.cuda.get_device_name()
-    processor = platform.processor() or platform.machine()
-    if osp.isfile('/proc/cpuinfo'):
-        with open('/proc/cpuinfo') as f:
-            names = [line.split(':', 1)[1].strip() for line in f
-                     if line.startswith('model name')]
-        processor = names[0] if names else processor
+    cpuinfo = open('/proc/cpuinfo').read() if osp.isfile(
+        '/proc/cpuinfo') else ''
+    names = re.findall(r'^model name\s*:\s*(.*?)\s*$', cpuinfo, re.M)
+    processor = (names or [platform.processor() or platform.machine()])[0]
     return f'{processor}, {torch.get_num_threads()} torch thread(s)'
 
 
-def finished_training(args: argparse.Namespace, method: str,
-                      work_dir: str) -> Optional[dict]:
-    """The training record of a run whose evaluation did not finish.
-
-    Returns:
-        dict | None: The record in ``work_dir`` when it was made with the
-        current settings and its checkpoint still exists, else None.
-    """
-    path = osp.join(work_dir, TRAINING_RECORD)
-    if args.force or not osp.isfile(path):
-        return None
-    with open(path) as f:
-        training = json.load(f)
-    if (training.get('settings') != run_settings(args, method)
-            or not osp.isfile(training.get('checkpoint') or '')):
-        return None
-    return training
+def now() -> str:
+    """The UTC time, to the second."""
+    return datetime.now(timezone.utc).isoformat(timespec='seconds')
 
 
-def train(args: argparse.Namespace, method: str, runner: Runner) -> dict:
-    """Train a run and write its training record next to its checkpoint."""
-    start = time.time()
-    runner.train()
-    checkpoint = osp.join(runner.work_dir, f'epoch_{args.epochs}.pth')
-    training = dict(
-        settings=run_settings(args, method),
-        train_time_s=time.time() - start,
-        device=device_name(),
-        checkpoint=checkpoint if osp.isfile(checkpoint) else None,
-        finished_at=datetime.now(timezone.utc).isoformat(timespec='seconds'))
-    write_json_atomic(osp.join(runner.work_dir, TRAINING_RECORD), training)
-    return training
+def dump_atomic(obj: Union[dict, str], path: str) -> None:
+    """Write a dict as JSON, or text, to a temporary file; rename it."""
+    if isinstance(obj, str):
+        put_text(obj, f'{path}.tmp')
+    else:
+        dump(obj, f'{path}.tmp', file_format='json', indent=2)
+    os.replace(f'{path}.tmp', path)
 
 
 def train_and_evaluate(args: argparse.Namespace, method: str,
                        seed: int) -> dict:
-    """Train one (method, seed) and evaluate its full network and subnets.
-
-    A run whose training finished earlier with the same settings (its
-    training record and checkpoint are in the work dir) is not trained
-    again: its checkpoint is loaded and evaluated.
-
-    Returns:
-        dict: The run's record for the results JSON.
-    """
-    cfg = run_config(args, method, seed)
-    start = time.time()
-    training = finished_training(args, method, cfg.work_dir)
+    """Train one run, unless its training finished; evaluate its subnets."""
+    start, cfg = time.time(), run_config(args, method, seed)
+    checkpoint = osp.join(cfg.work_dir, f'epoch_{args.epochs}.pth')
+    record = osp.join(cfg.work_dir, TRAINING_RECORD)
+    training = load(record) if osp.isfile(record) and not args.force else {}
+    trained = is_current(training, args, method) and osp.isfile(checkpoint)
     runner = Runner.from_cfg(cfg)
-    model = runner.model.module if is_model_wrapper(
-        runner.model) else runner.model
-    earlier_training_time = 0.0
-    if training is None:
-        training = train(args, method, runner)
-    else:
+    if trained:
         print(f'evaluating {method} seed {seed}: its training finished '
-              f'{training["finished_at"]} on {training["device"]}; '
-              f'loading {training["checkpoint"]}', flush=True)
-        model.load_state_dict(
-            load_state_dict(training['checkpoint']), strict=True)
-        earlier_training_time = training['train_time_s']
-    train_images = len(runner.train_dataloader.dataset)
-    test_loader = build_dataloader(cfg, 'test_dataloader', args.num_workers)
-    train_loader = build_dataloader(cfg, 'train_dataloader',
-                                    args.num_workers, seed)
-    sampler = SubnetSampler(
-        find_residual_stages(model.backbone), SUBNET_RULE)
-    results = subnet_accuracies(
-        model, subnets_of_rule(sampler), test_loader, train_loader,
-        args.recalibration_images, progress=True,
-        desc=f'{method} seed {seed}')
-    full = next(r for r in results if r['full'])
+              f'{training["finished_at"]} on {training["device"]}; loading '
+              f'{checkpoint}', flush=True)
+        start -= training['train_time_s']  # the wall time counts it
+    else:
+        train_start = time.time()
+        runner.train()
+        training = dict(
+            settings=run_settings(args, method),
+            train_time_s=time.time() - train_start, device=device_name(),
+            checkpoint=checkpoint, finished_at=now())
+        dump_atomic(training, record)
+    results, _ = evaluate_subnets(
+        cfg, checkpoint=checkpoint if trained else None, runner=runner,
+        rule=RULE, seed=seed, recalibration_images=args.recalibration_images)
+    keys = ('depths', 'top1', 'top1_recalibrated')
     return dict(
-        method=method,
-        seed=seed,
+        method=method, seed=seed,
         config=osp.relpath(config_path(method), REPO),
-        settings=run_settings(args, method),
-        train_images=train_images,
-        test_images=len(test_loader.dataset),
-        top1=full['top1'],
+        settings=training['settings'],
+        train_images=len(runner.train_dataloader.dataset),
+        test_images=len(runner.test_dataloader.dataset),
+        top1=next(r['top1'] for r in results if r['full']),
         mean_subnet_top1=mean_subnet_accuracy(results),
         mean_subnet_top1_recalibrated=mean_subnet_accuracy(
             results, 'top1_recalibrated'),
-        subnets=[{k: r[k] for k in ('depths', 'top1', 'top1_recalibrated')
-                  if k in r} for r in results],
+        subnets=[{k: r[k] for k in keys if k in r} for r in results],
         train_time_s=training['train_time_s'],
-        wall_time_s=earlier_training_time + time.time() - start,
-        checkpoint=training['checkpoint'],
-        work_dir=cfg.work_dir,
-        device=training['device'],
-        evaluated_on=device_name(),
-        finished_at=datetime.now(timezone.utc).isoformat(timespec='seconds'),
-        recipe=recipe(cfg))
-
-
-def write_json_atomic(path: str, data: dict) -> None:
-    """Write JSON to a temporary file next to ``path``, then rename it."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        dir=folder, prefix='.' + osp.basename(path), suffix='.tmp')
-    try:
-        with os.fdopen(handle, 'w') as f:
-            json.dump(data, f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if osp.exists(temporary):
-            os.remove(temporary)
-        raise
-
-
-def write_text_atomic(path: str, text: str) -> None:
-    """Write text to a temporary file next to ``path``, then rename it."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        dir=folder, prefix='.' + osp.basename(path), suffix='.tmp')
-    with os.fdopen(handle, 'w') as f:
-        f.write(text)
-    os.replace(temporary, path)
+        wall_time_s=time.time() - start, checkpoint=checkpoint,
+        work_dir=cfg.work_dir, device=training['device'],
+        evaluated_on=device_name(), finished_at=now(), recipe=recipe(cfg))
 
 
 def load_results(path: str) -> dict:
-    """The results JSON, or an empty one when the file does not exist."""
-    if not osp.isfile(path):
-        return dict(runs={})
-    with open(path) as f:
-        try:
-            data = json.load(f)
-        except json.JSONDecodeError as error:
-            raise ValueError(
-                f'{path} is not valid JSON ({error}); move it away to start '
-                f'the benchmark afresh.') from error
-    data.setdefault('runs', {})
-    return data
-
-
-def _mean_std(values: List[float]) -> Dict[str, Optional[float]]:
-    if not values:
-        return dict(mean=None, std=None)
-    std = float(np.std(values, ddof=1)) if len(values) > 1 else None
-    return dict(mean=float(np.mean(values)), std=std)
-
-
-def _amplitude_note() -> str:
-    """How the ST++ config's KL- amplitude relates to the published one."""
-    loss = Config.fromfile(config_path('stpp')).model.distill_loss
-    amplitude = float(loss.get('amplitude', 1.0))
-    if amplitude == 1.0:
-        return 'the ST++ KL- amplitude is the published 1.0 (untuned)'
-    return (f'the ST++ KL- amplitude is {amplitude}, which differs from '
-            f'the published 1.0')
-
-
-def tuning_note(methods: List[str]) -> dict:
-    """What was tuned, and how (the ``tuning`` field of the JSON)."""
-    return dict(
-        tuned='nothing',
-        test_set='The test images are used only for the reported numbers: '
-        'no hyperparameter, epoch or checkpoint was chosen on them (the '
-        'last epoch is reported; there is no early stopping).',
-        shared_recipe='All methods train with one recipe '
-        '(configs/_base_/schedules/fashion_mnist_cpu.py and '
-        'configs/_base_/datasets/fashion_mnist.py: SGD, Nesterov momentum '
-        '0.9, lr 0.1 for batch 128, weight decay 5e-4, cosine decay to 0, '
-        'random crop with 2 px padding and horizontal flip), fixed before '
-        'any run; epochs and training subset are the same compute budget '
-        'for every method.',
-        methods='Method hyperparameters are published values or library '
-        f'defaults, not tuned: {_amplitude_note()}, with tau 1.0, 2 '
-        'subnets per iteration and subnet inputs resized from 0.43 of the '
-        'side; ST uses the plain KL with 1 subnet; stochastic depth uses '
-        "drop_path_rate 0.1. The exact values are in each method's recipe "
-        'field.',
-        compared_methods=list(methods))
-
-
-def summarize(data: dict, args: argparse.Namespace) -> dict:
-    """Mean and std per method over the seeds finished for every method."""
-    finished = {}
-    for method in args.methods:
-        settings = run_settings(args, method)
-        finished[method] = {
-            int(seed): run
-            for seed, run in data['runs'].get(method, {}).items()
-            if run.get('settings') == settings
-        }
-    common = sorted(set.intersection(*(set(r) for r in finished.values())))
-    excluded = sorted(f'{m} seed {s}' for m, runs in finished.items()
-                      for s in runs if s not in common)
-    methods = {}
-    for method, runs in finished.items():
-        chosen = [runs[s] for s in common]
-        top1 = _mean_std([r['top1'] for r in chosen])
-        subnet = _mean_std([r['mean_subnet_top1'] for r in chosen])
-        recal = _mean_std([
-            r['mean_subnet_top1_recalibrated'] for r in chosen
-            if r['mean_subnet_top1_recalibrated'] is not None])
-        settings = run_settings(args, method)
-        methods[method] = dict(
-            config=osp.relpath(config_path(method), REPO),
-            seeds=common,
-            top1_mean=top1['mean'],
-            top1_std=top1['std'],
-            top1_per_seed={str(s): runs[s]['top1'] for s in common},
-            mean_subnet_top1_mean=subnet['mean'],
-            mean_subnet_top1_std=subnet['std'],
-            mean_subnet_top1_recalibrated_mean=recal['mean'],
-            mean_subnet_top1_recalibrated_std=recal['std'],
-            epochs=settings['epochs'],
-            train_size=chosen[0]['train_images'] if chosen else None,
-            test_size=chosen[0]['test_images'] if chosen else None,
-            train_time_s_per_run=_mean_std(
-                [r['train_time_s'] for r in chosen])['mean'],
-            wall_time_s_per_run=_mean_std(
-                [r['wall_time_s'] for r in chosen])['mean'],
-            wall_time_s_total=float(sum(r['wall_time_s'] for r in chosen)),
-            devices=sorted({r.get('device', 'unknown') for r in chosen}),
-            train_time_s_per_run_by_device=_train_time_by_device(chosen),
-            **_paired_difference(runs, finished.get('baseline'), common,
-                                 method),
-            recipe=chosen[0]['recipe'] if chosen else None)
-    return dict(
-        seeds_common_to_all_methods=common,
-        num_seeds=len(common),
-        excluded_runs=excluded,
-        methods=methods)
-
-
-def _train_time_by_device(runs: List[dict]) -> Dict[str, float]:
-    """Mean training time per run, for each device the runs trained on."""
-    times: Dict[str, List[float]] = {}
-    for run in runs:
-        times.setdefault(run.get('device', 'unknown'),
-                         []).append(run['train_time_s'])
-    return {device: float(np.mean(t)) for device, t in sorted(times.items())}
-
-
-def _paired_difference(runs: Dict[int, dict],
-                       baseline: Optional[Dict[int, dict]],
-                       seeds: List[int], method: str) -> dict:
-    """Top-1 minus the baseline's, seed by seed: mean and std.
-
-    Runs of one seed share the initial weights and the data order, so the
-    per-seed difference removes most of the seed-to-seed spread.
-    """
-    if baseline is None or method == 'baseline':
-        return dict(top1_minus_baseline_mean=None,
-                    top1_minus_baseline_std=None)
-    result = _mean_std([runs[s]['top1'] - baseline[s]['top1']
-                        for s in seeds])
-    return dict(top1_minus_baseline_mean=result['mean'],
-                top1_minus_baseline_std=result['std'])
-
-
-def _fmt(mean: Optional[float], std: Optional[float],
-         signed: bool = False) -> str:
-    if mean is None:
-        return 'n/a'
-    text = f'{mean:+.2f}' if signed else f'{mean:.2f}'
-    return f'{text} ± {std:.2f}' if std is not None else text
-
-
-def _minutes(seconds: Optional[float]) -> str:
-    return f'{seconds / 60:.1f}' if seconds is not None else 'n/a'
-
-
-def _devices(summary: dict) -> List[str]:
-    return sorted({d for m in summary['methods'].values()
-                   for d in m.get('devices', [])})
-
-
-def _time_table(summary: dict) -> List[str]:
-    """Training time per run in minutes, one column per device."""
-    devices = _devices(summary)
-    lines = [
-        '', 'Training time per run (min), by the device it trained on:', '',
-        '| method | ' + ' | '.join(devices) + ' |',
-        '|---|' + '---|' * len(devices)
-    ]
-    for method, m in summary['methods'].items():
-        times = m.get('train_time_s_per_run_by_device', {})
-        lines.append('| ' + ' | '.join(
-            [method] + [_minutes(times.get(d)) for d in devices]) + ' |')
-    return lines
-
-
-def markdown(summary: dict, args: argparse.Namespace) -> str:
-    """The summary as a markdown section."""
-    seeds = summary['seeds_common_to_all_methods']
-    any_method = next(iter(summary['methods'].values()))
-    epochs = any_method['epochs']
-    lines = [
-        '## Fashion-MNIST accuracy benchmark', '',
-        f'ResNet-14 (3 stages of 2 basic blocks), {epochs} '
-        f'epoch{"s" if epochs != 1 else ""} on {any_method["train_size"]} '
-        f'training images, top-1 on {any_method["test_size"]} test images. '
-        f'Mean ± std over the {len(seeds)} seed(s) finished for every '
-        f'method ({", ".join(map(str, seeds)) or "none"}). Subnets: the '
-        f'proper subnets of the {SUBNET_RULE!r} rule (1 or 2 blocks per '
-        f'stage), without and with BN recalibration on '
-        f'{args.recalibration_images} training images. Trained on: '
-        f'{"; ".join(_devices(summary)) or "n/a"}.', '',
-        '| method | config | top-1, full network (%) | top-1 minus '
-        'baseline, paired by seed (pp) | mean subnet top-1 (%) | mean '
-        'subnet top-1, BN recalibrated (%) |', '|---|---|---|---|---|---|'
-    ]
-    for method, m in summary['methods'].items():
-        cells = [
-            method, f'`{osp.basename(m["config"])}`',
-            _fmt(m['top1_mean'], m['top1_std']),
-            _fmt(m['top1_minus_baseline_mean'], m['top1_minus_baseline_std'],
-                 signed=True),
-            _fmt(m['mean_subnet_top1_mean'], m['mean_subnet_top1_std']),
-            _fmt(m['mean_subnet_top1_recalibrated_mean'],
-                 m['mean_subnet_top1_recalibrated_std'])
-        ]
-        lines.append('| ' + ' | '.join(cells) + ' |')
-    lines += _time_table(summary)
-    if summary['excluded_runs']:
-        lines += [
-            '', 'Left out (not finished for every method): ' +
-            ', '.join(summary['excluded_runs']) + '.'
-        ]
-    lines += [
-        '', f'Nothing was tuned on the test set; {_amplitude_note()}. '
-        'Details: the `tuning` field of the JSON.', ''
-    ]
-    return '\n'.join(lines)
+    """A results file (``runs`` at least; empty when it does not exist)."""
+    try:
+        return {'runs': {}, **(load(path) if osp.isfile(path) else {})}
+    except ValueError as error:
+        raise ValueError(f'{path} is not valid JSON ({error}); move it away '
+                         'to start the benchmark afresh.') from error
 
 
 def merge_runs(data: dict, paths: List[str],
                args: argparse.Namespace) -> None:
-    """Add the runs of other results files to ``data``.
-
-    A run of a method this invocation does not compare is an error; a run
-    already in ``data`` with the current settings is kept unless
-    ``args.force``.
-    """
+    """Add the runs of results files to ``data``; see ``--merge``."""
     for path in paths:
         if not osp.isfile(path):
             raise ValueError(f'--merge: {path} does not exist')
@@ -565,55 +233,193 @@ def merge_runs(data: dict, paths: List[str],
                     f'--merge: {path} holds runs of method {method!r}; '
                     f'compared methods are {args.methods}')
             for seed, run in runs.items():
-                current = data['runs'].get(method, {}).get(seed)
-                if (current and current.get('settings') == run_settings(
-                        args, method) and not args.force):
+                kept = data['runs'].get(method, {}).get(seed, {})
+                if is_current(kept, args, method) and not args.force:
                     print(f'kept {method} seed {seed}: already finished '
-                          f'with the same settings')
-                    continue
-                data['runs'].setdefault(method, {})[seed] = run
-                print(f'merged {method} seed {seed} from {path}')
+                          'with the same settings')
+                else:
+                    data['runs'].setdefault(method, {})[seed] = run
+                    print(f'merged {method} seed {seed} from {path}')
 
 
-def main(argv=None) -> int:
+def mean_std(key: str, values: List[float]) -> dict:
+    """``<key>_mean`` and ``<key>_std`` (ddof 1), None for too few values."""
+    return {f'{key}_mean': float(np.mean(values)) if values else None,
+            f'{key}_std': float(np.std(values, ddof=1))
+            if len(values) > 1 else None}
+
+
+def summarize(data: dict, args: argparse.Namespace) -> dict:
+    """Per method: mean ± std over the seeds finished for every method."""
+    finished = {m: {int(s): r for s, r in data['runs'].get(m, {}).items()
+                    if is_current(r, args, m)} for m in args.methods}
+    common = sorted(set.intersection(*map(set, finished.values())))
+    baseline, methods = finished.get('baseline'), {}
+    for method, runs in finished.items():
+        chosen = [runs[s] for s in common]
+        times = {}
+        for run in chosen:
+            times.setdefault(run.get('device', 'unknown'),
+                             []).append(run['train_time_s'])
+        # Runs of one seed share the initial weights and the data order.
+        paired = [runs[s]['top1'] - baseline[s]['top1'] for s in common
+                  ] if baseline and method != 'baseline' else []
+        values = {k: [r[k] for r in chosen if r[k] is not None]
+                  for k in ('top1', 'mean_subnet_top1', 'train_time_s',
+                            'mean_subnet_top1_recalibrated', 'wall_time_s')}
+        methods[method] = dict(
+            config=osp.relpath(config_path(method), REPO), seeds=common,
+            **mean_std('top1', values['top1']),
+            top1_per_seed={str(s): runs[s]['top1'] for s in common},
+            **mean_std('mean_subnet_top1', values['mean_subnet_top1']),
+            **mean_std('mean_subnet_top1_recalibrated',
+                       values['mean_subnet_top1_recalibrated']),
+            epochs=args.epochs,
+            train_size=chosen[0]['train_images'] if chosen else None,
+            test_size=chosen[0]['test_images'] if chosen else None,
+            train_time_s_per_run=float(np.mean(values['train_time_s']))
+            if chosen else None,
+            wall_time_s_per_run=float(np.mean(values['wall_time_s']))
+            if chosen else None,
+            wall_time_s_total=float(sum(values['wall_time_s'])),
+            devices=sorted(times),
+            train_time_s_per_run_by_device={
+                d: float(np.mean(t)) for d, t in sorted(times.items())},
+            **mean_std('top1_minus_baseline', paired),
+            recipe=chosen[0]['recipe'] if chosen else None)
+    excluded = sorted(f'{m} seed {s}' for m, runs in finished.items()
+                      for s in runs if s not in common)
+    return dict(seeds_common_to_all_methods=common, num_seeds=len(common),
+                excluded_runs=excluded, methods=methods)
+
+
+def amplitude_note() -> str:
+    """How the ST++ config's KL- amplitude relates to the published 1.0."""
+    amplitude = float(Config.fromfile(
+        config_path('stpp')).model.distill_loss.get('amplitude', 1.0))
+    return ('the ST++ KL- amplitude is the published 1.0 (untuned)'
+            if amplitude == 1.0 else f'the ST++ KL- amplitude is '
+            f'{amplitude}, which differs from the published 1.0')
+
+
+def tuning_note(methods: List[str]) -> dict:
+    """What was tuned, and how (the ``tuning`` field of the JSON)."""
+    return dict(
+        tuned='nothing',
+        test_set='The test images are used only for the reported numbers: '
+        'no hyperparameter, epoch or checkpoint was chosen on them (the last '
+        'epoch is reported; there is no early stopping).',
+        shared_recipe='All methods train with one recipe '
+        '(configs/_base_/schedules/fashion_mnist_cpu.py and '
+        'configs/_base_/datasets/fashion_mnist.py: SGD, Nesterov momentum '
+        '0.9, lr 0.1 for batch 128, weight decay 5e-4, cosine decay to 0, '
+        'random crop with 2 px padding and horizontal flip), fixed before any '
+        'run; epochs and training subset are the same compute budget for '
+        'every method.',
+        methods='Method hyperparameters are published values or library '
+        f'defaults, not tuned: {amplitude_note()}, with tau 1.0, 2 subnets '
+        'per iteration and subnet inputs resized from 0.43 of the side; ST '
+        'uses the plain KL with 1 subnet; stochastic depth uses '
+        "drop_path_rate 0.1. The exact values are in each method's recipe "
+        'field.',
+        compared_methods=list(methods))
+
+
+def cell(mean: Optional[float], std: Optional[float] = None,
+         fmt: str = '.2f') -> str:
+    """``mean ± std``, or ``mean`` without a std, or ``n/a``."""
+    if mean is None:
+        return 'n/a'
+    return format(mean, fmt) + ('' if std is None else f' ± {std:.2f}')
+
+
+def table(header: List[str], rows: List[List[str]]) -> List[str]:
+    """The lines of a markdown table."""
+    lines = ['| ' + ' | '.join(row) + ' |' for row in [header] + rows]
+    return lines[:1] + ['|' + '---|' * len(header)] + lines[1:]
+
+
+def markdown(summary: dict, args: argparse.Namespace) -> str:
+    """The summary as markdown: accuracies, then training times."""
+    seeds, methods = summary['seeds_common_to_all_methods'], summary['methods']
+    devices = sorted({d for m in methods.values() for d in m['devices']})
+    columns = ('top1', 'top1_minus_baseline', 'mean_subnet_top1',
+               'mean_subnet_top1_recalibrated')
+    accuracies = [[method, f'`{osp.basename(m["config"])}`'] + [
+        cell(m[f'{c}_mean'], m[f'{c}_std'], '+.2f' if 'minus' in c else '.2f')
+        for c in columns] for method, m in methods.items()]
+    times = [[method] + [
+        cell(m['train_time_s_per_run_by_device'][d] / 60, fmt='.1f')
+        if d in m['train_time_s_per_run_by_device'] else 'n/a'
+        for d in devices] for method, m in methods.items()]
+    epochs, first = args.epochs, next(iter(methods.values()))
+    lines = [
+        '## Fashion-MNIST accuracy benchmark', '',
+        f'ResNet-14 (3 stages of 2 basic blocks), {epochs} '
+        f'epoch{"s" if epochs != 1 else ""} on {first["train_size"]} '
+        f'training images, top-1 on {first["test_size"]} test images. Mean ± '
+        f'std over the {len(seeds)} seed(s) finished for every method '
+        f'({", ".join(map(str, seeds)) or "none"}). Subnets: the proper '
+        f'subnets of the {RULE!r} rule (1 or 2 blocks per stage), without and '
+        f'with BN recalibration on {args.recalibration_images} training '
+        f'images. Trained on: {"; ".join(devices) or "n/a"}.', ''
+    ] + table([
+        'method', 'config', 'top-1, full network (%)',
+        'top-1 minus baseline, paired by seed (pp)', 'mean subnet top-1 (%)',
+        'mean subnet top-1, BN recalibrated (%)'
+    ], accuracies) + [
+        '', 'Training time per run (min), by the device it trained on:', ''
+    ] + table(['method'] + devices, times)
+    if summary['excluded_runs']:
+        lines += ['', 'Left out (not finished for every method): '
+                  f'{", ".join(summary["excluded_runs"])}.']
+    return '\n'.join(lines + [
+        '', f'Nothing was tuned on the test set; {amplitude_note()}. Details: '
+        'the `tuning` field of the JSON.', ''])
+
+
+def save(data: dict, args: argparse.Namespace) -> str:
+    """Summarise ``data`` into ``--out-json`` and ``--out-md``; the table."""
+    data.update(summarize(data, args), tuning=tuning_note(args.methods))
+    dump_atomic(data, args.out_json)
+    text = markdown(data, args)
+    dump_atomic(text, args.out_md)
+    return text
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Train and evaluate what is missing (or merge); write the summary."""
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    for split in ([] if args.merge else ['train', 't10k']):
-        path = osp.join(args.data_root, f'{split}-images-idx3-ubyte')
+    images = [osp.join(args.data_root, f'{split}-images-idx3-ubyte')
+              for split in ('train', 't10k')]
+    for path in [] if args.merge else images:
         if not osp.isfile(path):
             print(f'error: {path} does not exist; prepare the data with '
-                  f'python tools/data/prepare_fashion_mnist.py (or pass '
-                  f'--data-root).', file=sys.stderr)
+                  'python tools/dataset_converters/prepare_fashion_mnist.py '
+                  '(or pass --data-root).', file=sys.stderr)
             return 2
     try:
         data = load_results(args.out_json)
-        if args.merge:
-            merge_runs(data, args.merge, args)
+        merge_runs(data, args.merge or [], args)
     except ValueError as error:
         print(f'error: {error}', file=sys.stderr)
         return 2
-    for seed in ([] if args.merge else args.seeds):
+    for seed in [] if args.merge else args.seeds:
         for method in args.methods:
-            done = data['runs'].get(method, {}).get(str(seed))
-            if done and done.get('settings') == run_settings(
-                    args, method) and not args.force:
+            done = data['runs'].get(method, {}).get(str(seed), {})
+            if is_current(done, args, method) and not args.force:
                 print(f'skipped {method} seed {seed}: finished '
                       f'{done["finished_at"]} with the same settings')
                 continue
             print(f'training {method} seed {seed} ...', flush=True)
-            record = train_and_evaluate(args, method, seed)
-            data['runs'].setdefault(method, {})[str(seed)] = record
-            data.update(summarize(data, args), tuning=tuning_note(
-                args.methods))
-            write_json_atomic(args.out_json, data)
-            print(f'{method} seed {seed}: top-1 {record["top1"]:.2f}, '
-                  f'{record["wall_time_s"] / 60:.1f} min', flush=True)
-    data.update(summarize(data, args), tuning=tuning_note(args.methods))
-    write_json_atomic(args.out_json, data)
-    text = markdown(data, args)
-    write_text_atomic(args.out_md, text)
-    print(text)
+            run = train_and_evaluate(args, method, seed)
+            data['runs'].setdefault(method, {})[str(seed)] = run
+            save(data, args)
+            print(f'{method} seed {seed}: top-1 {run["top1"]:.2f}, '
+                  f'{run["wall_time_s"] / 60:.1f} min', flush=True)
+    print(save(data, args))
     return 0
 
 
