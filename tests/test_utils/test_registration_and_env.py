@@ -14,12 +14,13 @@ def test_import_registers_components():
     """
     script = textwrap.dedent("""
         from mmengine.registry import MODEL_WRAPPERS, WEIGHT_INITIALIZERS
-        from mmpretrain.registry import HOOKS, MODELS
+        from mmpretrain.registry import HOOKS, LOOPS, MODELS
         names = [(MODELS, 'StimulativeClassifier'),
                  (MODELS, 'KLDirectionLoss'),
                  (MODELS, 'RandomSubnetResize'),
                  (HOOKS, 'SubnetSamplingHook'),
                  (HOOKS, 'SafeCheckpointHook'),
+                 (LOOPS, 'SubnetTestLoop'),
                  (MODEL_WRAPPERS, 'StimulativeDDP'),
                  (WEIGHT_INITIALIZERS, 'StrictPretrained')]
         print([name in registry.module_dict for registry, name in names])
@@ -30,8 +31,8 @@ def test_import_registers_components():
     result = subprocess.run([sys.executable, '-c', script],
                             capture_output=True, text=True, check=True)
     before, after = result.stdout.strip().splitlines()[-2:]
-    assert before == str([False] * 7)
-    assert after == str(['mmstim'] * 7)
+    assert before == str([False] * 8)
+    assert after == str(['mmstim'] * 8)
 
 
 def fake_versions(monkeypatch, versions):
