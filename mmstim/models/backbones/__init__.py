@@ -1,0 +1,4 @@
+# Copyright (c) mmstim contributors. All rights reserved.
+from .any_depth_resnet import AnyDepthResNet
+
+__all__ = ['AnyDepthResNet']
