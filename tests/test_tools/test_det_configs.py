@@ -22,6 +22,7 @@ CHECKPOINTS = {
     'baseline': 'work_dirs/resnet50_baseline_imagenet/epoch_200.pth',
 }
 CONFIGS = [(algorithm, kind) for algorithm in BASES for kind in CHECKPOINTS]
+SUBNET_CONFIG = 'faster-rcnn_r50-stim-subnet-3343_fpn_1x_coco.py'
 
 
 def without_scope(obj):
@@ -38,11 +39,33 @@ def config_path(algorithm: str, kind: str) -> str:
                     f'{algorithm}_r50-{kind}-in1k-pre_fpn_1x_coco.py')
 
 
-def test_the_six_configs_exist():
+def test_the_seven_configs_exist():
     found = sorted(
         osp.basename(p) for p in glob.glob(osp.join(CONFIG_DIR, '*.py')))
-    assert found == sorted(
-        osp.basename(config_path(*config)) for config in CONFIGS)
+    assert found == sorted([SUBNET_CONFIG] + [
+        osp.basename(config_path(*config)) for config in CONFIGS])
+
+
+def test_subnet_config_differs_only_in_the_backbone():
+    cfg = without_scope(
+        Config.fromfile(osp.join(CONFIG_DIR, SUBNET_CONFIG)).to_dict())
+    base = without_scope(
+        Config.fromfile(osp.join(MMDET_CONFIG_DIR,
+                                 BASES['faster-rcnn'])).to_dict())
+    backbone = cfg['model'].pop('backbone')
+    expected = dict(base['model'].pop('backbone'), type='ResNet')
+    # MMDet's ResNet-50 settings, with MMPretrain's ResNet of 3-3-4-3 blocks
+    assert backbone.pop('type') == 'mmpretrain.AnyDepthResNet'
+    assert backbone.pop('stage_blocks') == (3, 3, 4, 3)
+    assert backbone.pop('arch') == 'ResNet'
+    assert backbone.pop('zero_init_residual') is False  # keeps loaded BNs
+    assert backbone.pop('init_cfg')['type'] == 'StrictPretrained'
+    expected.pop('init_cfg')
+    expected.pop('type')
+    assert backbone == {k: v for k, v in expected.items()
+                        if k != 'num_stages'}
+    cfg.pop('custom_imports')
+    assert cfg == base
 
 
 @pytest.mark.parametrize('algorithm,kind', CONFIGS)

@@ -278,3 +278,56 @@ def test_st_backbone_trains_and_evaluates_a_detector(tmp_path):
     with open(out, 'rb') as f:
         predictions = pickle.load(f)
     assert len(predictions) == 3
+
+
+def test_detector_on_an_exported_resnet50_subnet(tmp_path):
+    """Export the 3-3-4-3 subnet of a ResNet-50 classifier, then train the
+    subnet detector config for 2 iterations from it, loading strictly."""
+    import torch.nn as nn
+    from mmengine.config import Config
+    from mmpretrain.registry import MODELS as CLS_MODELS
+
+    classifier_cfg = osp.join(ROOT, 'configs', 'resnet50_stim_imagenet.py')
+    torch.manual_seed(0)
+    classifier = CLS_MODELS.build(Config.fromfile(classifier_cfg).model)
+    classifier.init_weights()
+    for module in classifier.modules():
+        if isinstance(module, nn.BatchNorm2d):  # not the initial statistics
+            module.running_mean.uniform_(-0.1, 0.1)
+            module.running_var.uniform_(0.5, 1.5)
+    source = str(tmp_path / 'resnet50.pth')
+    torch.save(dict(state_dict=classifier.state_dict()), source)
+    exporter = load_tool(osp.join('model_converters', 'export_subnet'))
+    _, exported = exporter.export_subnet(
+        classifier_cfg, source, '3,3,4,3', str(tmp_path / 'subnets'),
+        recalibration_images=0)
+    expected = {
+        key[len('backbone.'):]: value
+        for key, value in torch.load(exported, weights_only=True)
+        ['state_dict'].items() if key.startswith('backbone.')
+    }
+    assert len([k for k in expected if k.endswith('conv3.weight')]) == 13
+    assert torch.equal(expected['layer3.3.conv1.weight'],
+                       classifier.backbone.layer3[3].conv1.weight)
+
+    data_root = str(tmp_path / 'coco')
+    write_coco(data_root, 'train', num_images=2, seed=1)
+    write_coco(data_root, 'val', num_images=2, seed=2)
+    det_train = load_tool('det_train')
+    args = det_train.parse_args([
+        osp.join(ROOT, 'configs', 'mmdet',
+                 'faster-rcnn_r50-stim-subnet-3343_fpn_1x_coco.py'),
+        '--work-dir', str(tmp_path / 'detector'), '--cfg-options',
+        f'model.backbone.init_cfg.checkpoint={exported}',
+        f'model.roi_head.bbox_head.num_classes={len(CLASSES)}',
+        *data_options(data_root), 'train_cfg.max_epochs=1',
+        'train_cfg.val_interval=2', 'visualizer.name=det_subnet_e2e'
+    ])
+    runner = build_det_runner(det_train.build_config(args))
+    record = Record()
+    runner.register_hook(record)
+    runner.train()
+    assert set(record.backbone) == set(expected)
+    for key, value in expected.items():
+        assert torch.equal(record.backbone[key], value), key
+    assert record.train_iters == 2
