@@ -6,7 +6,7 @@ Importing the package registers its components in MMPretrain's registries
 initialisers), so a config needs only
 ``custom_imports=dict(imports=['mmstim'], allow_failed_imports=False)``.
 """
-from . import engine, models, utils  # noqa: F401
+from . import datasets, engine, models, utils  # noqa: F401
 from .version import __version__, version_info
 
 __all__ = ['__version__', 'version_info']

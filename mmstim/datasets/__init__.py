@@ -1,0 +1,4 @@
+# Copyright (c) mmstim contributors. All rights reserved.
+from .transforms import ClippedLighting
+
+__all__ = ['ClippedLighting']
