@@ -1,4 +1,6 @@
 # Copyright (c) mmstim contributors. All rights reserved.
+from .cost import (block_macs, block_params, count_macs, expected_cost_ratio,
+                   measure_latency, pareto_optimal, subnet_macs, subnet_params)
 from .lesion import (block_name, droppable_blocks, lesion_mask, lesion_study,
                      random_block_sets)
 from .subnet_eval import (TOP1, RunSpec, evaluate_subnets,
@@ -6,7 +8,10 @@ from .subnet_eval import (TOP1, RunSpec, evaluate_subnets,
                           subnet_test_config)
 
 __all__ = [
-    'TOP1', 'RunSpec', 'block_name', 'droppable_blocks', 'evaluate_subnets',
-    'lesion_mask', 'lesion_study', 'mean_subnet_accuracy', 'parse_run_spec',
-    'random_block_sets', 'subnet_test_config'
+    'TOP1', 'RunSpec', 'block_macs', 'block_name', 'block_params',
+    'count_macs', 'droppable_blocks', 'evaluate_subnets',
+    'expected_cost_ratio', 'lesion_mask', 'lesion_study',
+    'mean_subnet_accuracy', 'measure_latency', 'pareto_optimal',
+    'parse_run_spec', 'random_block_sets', 'subnet_macs', 'subnet_params',
+    'subnet_test_config'
 ]

@@ -1,13 +1,20 @@
 # Copyright (c) mmstim contributors. All rights reserved.
-"""Theoretical compute of stimulative training relative to plain training."""
-from typing import Dict, Optional, Sequence
+"""Cost of networks and subnets: MACs, parameters, latency, Pareto fronts.
+
+Also the theoretical compute of stimulative training relative to plain
+training.
+"""
+import platform
+import statistics
+import time
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 from mmengine.analysis import FlopAnalyzer
 
 from mmstim.models.subnets import (RandomSubnetResize, SubnetSampler,
-                                   find_residual_stages)
+                                   find_residual_stages, run_as_subnet)
 
 
 def count_macs(model: nn.Module, inputs: torch.Tensor) -> Dict[str, int]:
@@ -88,10 +95,216 @@ def subnet_macs(parts: dict, mask: Sequence[Sequence[bool]]) -> int:
     Returns:
         int: The subnet's MACs for one image.
     """
-    kept = sum(
-        macs for stage_macs, stage_mask in zip(parts['blocks'], mask)
-        for macs, keep in zip(stage_macs, stage_mask) if keep)
-    return int(parts['spatial'] + kept + parts['linear'])
+    return int(parts['spatial'] + _kept(parts['blocks'], mask) +
+               parts['linear'])
+
+
+def block_params(classifier: nn.Module) -> Dict[str, object]:
+    """Split a classifier's parameters into its residual blocks and the rest.
+
+    Args:
+        classifier (nn.Module): A classifier with a ResNet-family backbone.
+
+    Returns:
+        dict: ``blocks`` (parameters per stage and block) and ``other``
+        (those outside the residual blocks: stem, neck, head).
+    """
+    stages = find_residual_stages(classifier.backbone)
+    blocks = [[_num_params(block) for block in stage.blocks]
+              for stage in stages]
+    total = _num_params(classifier)
+    return dict(blocks=blocks, other=total - sum(map(sum, blocks)))
+
+
+def subnet_params(parts: dict, mask: Sequence[Sequence[bool]]) -> int:
+    """Parameters of a subnet from :func:`block_params`'s split.
+
+    Args:
+        parts (dict): The output of :func:`block_params`.
+        mask (Sequence[Sequence[bool]]): Keep-mask per stage.
+
+    Returns:
+        int: The parameters outside the blocks plus those of the kept blocks.
+    """
+    return int(parts['other'] + _kept(parts['blocks'], mask))
+
+
+def _kept(blocks: Sequence[Sequence[int]],
+          mask: Sequence[Sequence[bool]]) -> int:
+    """Sum of the per-block values of the kept blocks."""
+    return sum(value for stage, stage_mask in zip(blocks, mask)
+               for value, keep in zip(stage, stage_mask) if keep)
+
+
+def _num_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+@torch.no_grad()
+def measure_latency(model: nn.Module,
+                    inputs: torch.Tensor,
+                    repeats: int = 10,
+                    warmup: int = 2) -> Dict[str, object]:
+    """Time ``model(inputs, mode='tensor')`` in eval mode without gradients.
+
+    Each of ``repeats`` calls, after ``warmup`` untimed ones, is timed on
+    its own with :func:`time.perf_counter` (CUDA is synchronised before
+    and after); the median is robust to the other loads of a shared
+    machine. The model's training mode is restored afterwards.
+
+    Args:
+        model (nn.Module): A classifier, e.g. inside :func:`run_as_subnet`.
+        inputs (Tensor): The preprocessed input batch.
+        repeats (int): Timed calls. Defaults to 10.
+        warmup (int): Untimed calls before them. Defaults to 2.
+
+    Returns:
+        dict: ``batch_size``, ``median_s``, ``min_s`` and every timing in
+        seconds (``times_s``).
+    """
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f'repeats must be >= 1 and warmup >= 0; got '
+                         f'{repeats} and {warmup}.')
+    was_training = model.training
+    model.eval()
+    try:
+        for _ in range(warmup):
+            model(inputs, mode='tensor')
+        times = [_timed_call(model, inputs) for _ in range(repeats)]
+    finally:
+        model.train(was_training)
+    return dict(batch_size=int(inputs.shape[0]),
+                median_s=statistics.median(times), min_s=min(times),
+                times_s=times)
+
+
+def _timed_call(model: nn.Module, inputs: torch.Tensor) -> float:
+    _synchronize(inputs)
+    start = time.perf_counter()
+    model(inputs, mode='tensor')
+    _synchronize(inputs)
+    return time.perf_counter() - start
+
+
+def _synchronize(inputs: torch.Tensor) -> None:
+    if inputs.is_cuda:
+        torch.cuda.synchronize(inputs.device)
+
+
+def processor_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), else platform's."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def pareto_optimal(points: Sequence[Tuple[float, float]]) -> List[bool]:
+    """Which (cost, accuracy) points are Pareto-optimal.
+
+    A point is dominated when another has lower-or-equal cost and
+    higher-or-equal accuracy, one of them strictly; equal points are all
+    optimal.
+
+    Args:
+        points (Sequence[tuple[float, float]]): ``(cost, accuracy)`` pairs.
+
+    Returns:
+        list[bool]: True for every point no other point dominates.
+
+    Examples:
+        >>> pareto_optimal([(1, 50), (2, 60), (2, 55), (3, 60)])
+        [True, True, False, False]
+    """
+    return [
+        not any(c <= cost and a >= acc and (c < cost or a > acc)
+                for c, a in points) for cost, acc in points
+    ]
+
+
+def add_subnet_costs(entries: List[dict], classifier: nn.Module,
+                     input_shape: Sequence[int]) -> None:
+    """Add ``params``, ``macs`` and ``macs_ratio`` to subnet results.
+
+    Args:
+        entries (list[dict]): Results of :class:`SubnetTestLoop`, each with
+            its keep-``mask``; the first is the full network.
+        classifier (nn.Module): The classifier.
+        input_shape (Sequence[int]): ``(C, H, W)`` of one input image.
+    """
+    macs = block_macs(classifier, int(input_shape[1]), int(input_shape[0]))
+    params = block_params(classifier)
+    for entry in entries:
+        entry['params'] = subnet_params(params, entry['mask'])
+        entry['macs'] = subnet_macs(macs, entry['mask'])
+        entry['macs_ratio'] = entry['macs'] / entries[0]['macs']
+
+
+def add_subnet_latency(entries: List[dict],
+                       classifier: nn.Module,
+                       batches: Sequence[torch.Tensor],
+                       repeats: int = 10,
+                       warmup: int = 2,
+                       desc: str = 'latency') -> None:
+    """Add ``latency`` (one :func:`measure_latency` per batch) to results.
+
+    Every subnet runs through :func:`run_as_subnet`: its dropped blocks
+    are the identity, so it costs what the smaller network costs.
+
+    Args:
+        entries (list[dict]): Results of :class:`SubnetTestLoop`.
+        classifier (nn.Module): The classifier.
+        batches (Sequence[Tensor]): Preprocessed inputs, one per batch size.
+        repeats (int): Timed calls per batch. Defaults to 10.
+        warmup (int): Untimed calls before them. Defaults to 2.
+        desc (str): Label of the progress bar. Defaults to 'latency'.
+    """
+    from tqdm import tqdm
+    stages = find_residual_stages(classifier.backbone)
+    for entry in tqdm(entries, desc=desc):
+        with run_as_subnet(stages, entry['mask']):
+            entry['latency'] = [
+                measure_latency(classifier, inputs, repeats, warmup)
+                for inputs in batches
+            ]
+
+
+def cost_axes(entry: dict) -> Dict[str, float]:
+    """Costs of a subnet result: ``params``, ``macs`` and, when measured,
+    ``latency_b<batch size>`` (median seconds)."""
+    costs = dict(params=entry['params'], macs=entry['macs'])
+    for timing in entry.get('latency', []):
+        costs[f'latency_b{timing["batch_size"]}'] = timing['median_s']
+    return costs
+
+
+def mark_pareto_optimal(entries: List[dict]) -> str:
+    """Add ``pareto`` (a flag per cost axis) to the results of one series.
+
+    The accuracy is the top-1 after BN re-estimation when every entry has
+    it, else the plain top-1.
+
+    Args:
+        entries (list[dict]): Results with :func:`add_subnet_costs`'s keys.
+
+    Returns:
+        str: The accuracy key used: ``'top1_recalibrated'`` or ``'top1'``.
+    """
+    key = 'top1_recalibrated' if all(
+        'top1_recalibrated' in e for e in entries) else 'top1'
+    costs = [cost_axes(e) for e in entries]
+    for entry in entries:
+        entry['pareto'] = {}
+    for axis in costs[0]:
+        flags = pareto_optimal([(c[axis], e[key])
+                                for c, e in zip(costs, entries)])
+        for entry, flag in zip(entries, flags):
+            entry['pareto'][axis] = flag
+    return key
 
 
 class _TensorMode(nn.Module):

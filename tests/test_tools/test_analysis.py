@@ -1,8 +1,12 @@
 # Copyright (c) mmstim contributors. All rights reserved.
 """Analysis tools on tiny checkpoints trained on a tiny on-disk dataset."""
+import contextlib
+import copy
 import importlib.util
+import io
 import json
 import os.path as osp
+import statistics
 import subprocess
 import sys
 import uuid
@@ -21,8 +25,10 @@ from mmpretrain.registry import MODELS
 import mmstim  # noqa: F401
 from mmstim.analysis import (block_name, droppable_blocks, lesion_mask,
                              parse_run_spec, random_block_sets)
-from mmstim.analysis.cost import (block_macs, count_macs, expected_cost_ratio,
-                                  subnet_macs)
+from mmstim.analysis.cost import (block_macs, block_params, count_macs,
+                                  expected_cost_ratio, measure_latency,
+                                  pareto_optimal, processor_name, subnet_macs,
+                                  subnet_params)
 from mmstim.engine import recalibrated_bn
 from mmstim.models.subnets import (RandomSubnetResize, SubnetSampler,
                                    find_residual_stages, run_as_subnet)
@@ -109,6 +115,32 @@ def eval_subnets_output(trained):
         return json.load(f), out_png
 
 
+@pytest.fixture(scope='module')
+def frontier_output(trained):
+    """eval_subnets with latency on both checkpoints, every subnet of the
+    rule; returns the JSON, the PNG path and the printed table rows."""
+    tool = load_tool('tools/analysis/eval_subnets.py')
+    out_json = str(trained['root'] / 'frontier.json')
+    out_png = str(trained['root'] / 'frontier.png')
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        code = tool.main([
+            '--runs', f'{ST}:{trained["st"]}:st',
+            f'{BASELINE}:{trained["baseline"]}:baseline', '--split', 'test',
+            '--recalibration-images', '16', '--data-root',
+            trained['data_root'], '--num-workers', '0', '--cfg-options',
+            'test_dataloader.batch_size=16', 'train_dataloader.batch_size=16',
+            '--x', 'latency', '--latency-batch-sizes', '1', '64',
+            '--repeats', '3', '--warmup', '1', '--out-json', out_json,
+            '--out-png', out_png
+        ])
+    assert code == 0
+    rows = [line for line in stdout.getvalue().splitlines()
+            if line.startswith(('| st |', '| baseline |', '| run |'))]
+    with open(out_json) as f:
+        return json.load(f), out_png, rows
+
+
 def tiny_macs_classifier():
     """ResNet_CIFAR, 3 stages of 2 basic blocks, 4-8-16 channels, 1 input
     channel, 10 classes: small enough to count by hand."""
@@ -175,6 +207,96 @@ def test_subnet_macs_equal_counted_subnet():
         with run_as_subnet(stages, spec) as mask:
             counted = count_macs(TensorMode(model), torch.zeros(1, 1, 8, 8))
         assert sum(counted.values()) == subnet_macs(parts, mask)
+
+
+# Parameters of tiny_macs_classifier: convolutions have no bias, a BN layer
+# has a weight and a bias per channel, the head a 16x10 weight and a bias.
+P_STEM = 4 * 1 * 3 * 3 + 2 * 4  # 44
+P_L1 = 2 * (4 * 4 * 3 * 3 + 2 * 4)  # 304 per block
+P_L2_B0 = 8 * 4 * 9 + 8 * 8 * 9 + 8 * 4 + 3 * (2 * 8)  # 944, projection too
+P_L2_B1 = 2 * (8 * 8 * 9 + 2 * 8)  # 1184
+P_L3_B0 = 16 * 8 * 9 + 16 * 16 * 9 + 16 * 8 + 3 * (2 * 16)  # 3680
+P_L3_B1 = 2 * (16 * 16 * 9 + 2 * 16)  # 4672
+P_FC = 16 * 10 + 10  # 170
+
+
+def without_dropped_blocks(model, mask):
+    """A copy of a classifier whose dropped blocks are deleted: the
+    standalone smaller network of a subnet."""
+    smaller = copy.deepcopy(model)
+    for stage, stage_mask in zip(find_residual_stages(smaller.backbone),
+                                 mask):
+        kept = [b for b, keep in zip(stage.blocks, stage_mask) if keep]
+        setattr(smaller.backbone, stage.name, torch.nn.Sequential(*kept))
+    return smaller
+
+
+def test_block_params_equal_hand_count():
+    model = tiny_macs_classifier().eval()
+    parts = block_params(model)
+    assert parts['blocks'] == [[P_L1, P_L1], [P_L2_B0, P_L2_B1],
+                               [P_L3_B0, P_L3_B1]]
+    assert parts['other'] == P_STEM + P_FC == 214
+    full = ((True, True), ) * 3
+    assert subnet_params(parts, full) == sum(
+        p.numel() for p in model.parameters()) == 11302
+    mask = ((True, False), (True, True), (True, False))
+    assert subnet_params(parts, mask) == \
+        P_STEM + P_L1 + P_L2_B0 + P_L2_B1 + P_L3_B0 + P_FC == 6326
+    stages = find_residual_stages(model.backbone)
+    x = torch.rand(2, 1, 8, 8)
+    for spec in ((1, 1, 1), (2, 1, 2), (1, 2, 1)):
+        with run_as_subnet(stages, spec) as mask:
+            expected = model(x, mode='tensor')
+        smaller = without_dropped_blocks(model, mask)
+        assert sum(p.numel() for p in smaller.parameters()) == \
+            subnet_params(parts, mask)
+        # the smaller network is the subnet
+        assert torch.allclose(smaller(x, mode='tensor'), expected)
+
+
+def test_pareto_optimal_on_hand_made_points():
+    points = [
+        (1, 50),  # cheapest: optimal
+        (2, 60),  # optimal
+        (2, 55),  # same cost, less accurate than (2, 60)
+        (3, 60),  # as accurate as (2, 60), costlier
+        (4, 70),  # optimal
+        (4, 70),  # an equal point: both optimal
+        (5, 65),  # costlier and less accurate than (4, 70)
+        (1.5, 50),  # as accurate as (1, 50), costlier
+    ]
+    assert pareto_optimal(points) == [
+        True, True, False, False, True, True, False, False
+    ]
+    assert pareto_optimal([]) == []
+    assert pareto_optimal([(3, 1)]) == [True]
+
+
+class CountingClassifier(torch.nn.Module):
+    """Records the mode, grad mode and training flag of every call."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def forward(self, x, mode):
+        self.calls.append((mode, torch.is_grad_enabled(), self.training))
+        return x
+
+
+def test_measure_latency_reports_median_of_timed_calls(monkeypatch):
+    model = CountingClassifier().train()
+    clock = iter([0, 3, 10, 11, 20, 22, 30, 35])  # calls of 3, 1, 2, 5 s
+    monkeypatch.setattr('mmstim.analysis.cost.time.perf_counter',
+                        lambda: next(clock))
+    result = measure_latency(model, torch.zeros(6, 2), repeats=4, warmup=2)
+    assert result == dict(batch_size=6, median_s=2.5, min_s=1,
+                          times_s=[3, 1, 2, 5])
+    assert model.calls == [('tensor', False, False)] * 6  # 2 warm-up + 4
+    assert model.training  # restored
+    with pytest.raises(ValueError, match='repeats'):
+        measure_latency(model, torch.zeros(1, 2), repeats=0)
 
 
 def test_expected_cost_ratio_equals_hand_count():
@@ -282,6 +404,97 @@ def test_eval_subnets_json_and_png(eval_subnets_output):
             sum(subnets) / len(subnets))
     with open(png, 'rb') as f:
         assert f.read(8) == PNG_MAGIC
+
+
+COST_AXES = ('params', 'macs', 'latency_b1', 'latency_b64')
+
+
+def test_frontier_costs_equal_the_model(trained, frontier_output):
+    data, png, _ = frontier_output
+    latency = data['settings']['latency']
+    assert (latency['batch_sizes'], latency['repeats'], latency['warmup'],
+            latency['device']) == ([1, 64], 3, 1, 'cpu')
+    assert latency['threads'] == torch.get_num_threads() == 1
+    assert latency['processor'] == processor_name() != ''
+    for run, config in zip(data['runs'], (ST, BASELINE)):
+        model, _, _ = load_classifier(config, trained[run['label']],
+                                      trained['data_root'])
+        stages = find_residual_stages(model.backbone)
+        entries = run['subnets']
+        assert len(entries) == run['num_evaluated'] == 8  # the whole rule
+        assert run['full_params'] == entries[0]['params'] == sum(
+            p.numel() for p in model.parameters())
+        image = torch.zeros(1, 1, 28, 28)
+        assert run['full_macs'] == sum(
+            count_macs(TensorMode(model), image).values())
+        for e in entries:
+            smaller = without_dropped_blocks(model, e['mask'])
+            assert e['params'] == sum(p.numel() for p in smaller.parameters())
+            with run_as_subnet(stages, e['mask']):
+                macs = count_macs(TensorMode(model), image)
+            assert e['macs'] == sum(macs.values())
+            assert [t['batch_size'] for t in e['latency']] == [1, 64]
+            for timing in e['latency']:
+                assert len(timing['times_s']) == 3
+                assert all(t > 0 for t in timing['times_s'])
+                assert timing['median_s'] == statistics.median(
+                    timing['times_s'])
+                assert timing['min_s'] == min(timing['times_s'])
+    with open(png, 'rb') as f:
+        assert f.read(8) == PNG_MAGIC
+
+
+def entry_cost(entry, axis):
+    """An entry's cost on a Pareto axis, read from the JSON."""
+    if axis.startswith('latency_b'):
+        size = int(axis[len('latency_b'):])
+        return next(t['median_s'] for t in entry['latency']
+                    if t['batch_size'] == size)
+    return entry[axis]
+
+
+def test_frontier_pareto_flags(frontier_output):
+    data, _, rows = frontier_output
+    for run in data['runs']:
+        assert run['pareto_accuracy'] == 'top1_recalibrated'
+        entries = run['subnets']
+        for axis in COST_AXES:
+            costs = [entry_cost(e, axis) for e in entries]
+            points = [(c, e['top1_recalibrated'])
+                      for c, e in zip(costs, entries)]
+            flags = [e['pareto'][axis] for e in entries]
+            assert flags == pareto_optimal(points), axis
+            best = max(e['top1_recalibrated'] for e in entries)
+            # the cheapest of the most accurate subnets is on the front
+            assert flags[min(range(len(entries)),
+                             key=lambda i: (-points[i][1], costs[i]))]
+            assert max(points[i][1] for i in range(len(flags))
+                       if flags[i]) == best
+    # the markdown table: a header, a separator, 8 rows per checkpoint
+    assert rows[0].startswith('| run | subnet | kept blocks | params (M) |')
+    assert 'latency b1 (ms) | latency b64 (ms)' in rows[0]
+    assert len(rows) == 1 + 16
+    for row, e in zip(rows[1:], data['runs'][0]['subnets']):
+        pareto = row.rstrip(' |').rsplit('| ', 1)[1]
+        assert pareto == (' '.join(a for a in COST_AXES if e['pareto'][a])
+                          or '-')
+
+
+@pytest.mark.parametrize('x', ['macs', 'params', 'latency'])
+def test_frontier_plot_joins_the_pareto_points(frontier_output, x):
+    data, _, _ = frontier_output
+    tool = load_tool('tools/analysis/eval_subnets.py')
+    _, value, axis = tool.x_axis(x, data['runs'][0]['subnets'][0])
+    fig = tool.plot(data['runs'], x)
+    fronts = [line for line in fig.axes[0].get_lines()
+              if line.get_marker() == 'o']
+    assert len(fronts) == len(data['runs'])
+    for line, run in zip(fronts, data['runs']):
+        front = sorted((value(e), e['top1_recalibrated'])
+                       for e in run['subnets'] if e['pareto'][axis])
+        assert list(zip(line.get_xdata(), line.get_ydata())) == front
+    import matplotlib.pyplot as plt
+    plt.close(fig)
 
 
 @pytest.mark.parametrize('name', ['st', 'baseline'])
