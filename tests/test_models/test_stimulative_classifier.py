@@ -229,9 +229,11 @@ def test_unsupported_head():
 
 
 def test_unsupported_backbone():
-    with pytest.raises(TypeError, match='MobileNetV2.*Supported'):
+    with pytest.raises(TypeError, match='VGG is none of the supported ones'
+                       '.*ConvNeXt, MobileNetV2, ResNet, SwinTransformer, '
+                       'VisionTransformer'):
         StimulativeClassifier(
-            backbone=dict(type='MobileNetV2'),
+            backbone=dict(type='VGG', depth=11),
             neck=dict(type='GlobalAveragePooling'),
             head=dict(type='LinearClsHead', num_classes=3,
                       in_channels=1280))

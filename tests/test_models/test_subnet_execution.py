@@ -90,7 +90,7 @@ def test_downsampling_blocks_are_not_skippable():
 
 def test_unsupported_backbone():
     backbone = nn.Sequential(nn.Conv2d(3, 3, 1))
-    with pytest.raises(TypeError, match='Sequential.*Supported: ResNet'):
+    with pytest.raises(TypeError, match='Sequential is none of the supported ones.*: ConvNeXt, '):
         find_residual_stages(backbone)
 
 

@@ -54,3 +54,15 @@ def test_keeps_aspect_ratio():
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         RandomSubnetResize(**kwargs)
+
+
+def test_size_divisor():
+    resize = RandomSubnetResize(min_scale=0.43, size_divisor=32)
+    assert resize.side_range(224) == [96, 128, 160, 192, 224]
+    assert resize.choose_sides([0.0, 0.5, 0.99], 224) == [96, 160, 224]
+    with pytest.raises(ValueError, match=r'No side in \[7, 16\].*=32'):
+        RandomSubnetResize(size_divisor=32).side_range(16)
+    with pytest.raises(ValueError, match='not all multiples'):
+        RandomSubnetResize(sizes=[64, 100], size_divisor=32)
+    with pytest.raises(ValueError, match='positive integer'):
+        RandomSubnetResize(size_divisor=0)

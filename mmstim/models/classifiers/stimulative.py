@@ -38,7 +38,9 @@ class StimulativeClassifier(ImageClassifier):
     keys: subnet state lives in plain Python attributes.
 
     Args:
-        backbone (dict | nn.Module): A ResNet-family backbone.
+        backbone (dict | nn.Module): A residual backbone with registered
+            stages (ResNet family, ConvNeXt, ViT/DeiT, Swin, MobileNetV2;
+            see ``register_residual_stages``).
         neck (dict | nn.Module, optional): The neck. Defaults to None.
         head (dict | nn.Module): A single-label ``ClsHead``-family head.
         distill_loss (dict | nn.Module): Loss between a subnet's logits and

@@ -25,6 +25,9 @@ class RandomSubnetResize:
             from instead. Defaults to None.
         shared (bool): One side for all subnets of an iteration (the first
             subnet's). Defaults to False.
+        size_divisor (int): Only sides that are multiples of it (e.g. 32
+            for Swin: patch 4 x window 7 is padded, but patch merging needs
+            even feature maps; 16 for a ViT of patch 16). Defaults to 1.
         mode (str): Interpolation mode. Defaults to ``'bilinear'``.
         antialias (bool): Anti-aliasing when down-sampling. Defaults to True.
 
@@ -40,6 +43,7 @@ class RandomSubnetResize:
                  min_scale: float = 0.43,
                  sizes: Optional[Sequence[int]] = None,
                  shared: bool = False,
+                 size_divisor: int = 1,
                  mode: str = 'bilinear',
                  antialias: bool = True):
         if not 0 < min_scale <= 1:
@@ -51,8 +55,15 @@ class RandomSubnetResize:
                 raise ValueError(
                     f'sizes must be a non-empty list of positive sides, got '
                     f'{sizes}.')
+        if not isinstance(size_divisor, int) or size_divisor < 1:
+            raise ValueError(f'size_divisor must be a positive integer, got '
+                             f'{size_divisor!r}.')
+        if sizes is not None and any(s % size_divisor for s in sizes):
+            raise ValueError(f'sizes {sizes} are not all multiples of '
+                             f'size_divisor={size_divisor}.')
         self.min_scale = min_scale
         self.sizes = sizes
+        self.size_divisor = size_divisor
         self.shared = shared
         self.mode = mode
         self.antialias = antialias
@@ -62,7 +73,14 @@ class RandomSubnetResize:
         if self.sizes is not None:
             return list(self.sizes)
         low = max(1, int(round(self.min_scale * height)))
-        return list(range(low, height + 1))
+        sides = [s for s in range(low, height + 1)
+                 if s % self.size_divisor == 0]
+        if not sides:
+            raise ValueError(
+                f'No side in [{low}, {height}] is a multiple of '
+                f'size_divisor={self.size_divisor}: lower min_scale or the '
+                f'divisor, or use larger inputs.')
+        return sides
 
     def choose_sides(self, resize_us: Sequence[float],
                      height: int) -> List[int]:
@@ -105,4 +123,5 @@ class RandomSubnetResize:
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(min_scale={self.min_scale}, '
                 f'sizes={self.sizes}, shared={self.shared}, '
+                f'size_divisor={self.size_divisor}, '
                 f'mode={self.mode!r}, antialias={self.antialias})')

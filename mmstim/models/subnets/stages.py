@@ -4,37 +4,53 @@
 A *subnet* keeps, in every residual stage, a subset of that stage's blocks.
 It is written as one keep-mask per stage (``((True, True, False), ...)``);
 a tuple of kept depths such as ``(3, 3, 4, 3)`` is shorthand for "keep the
-first d blocks of each stage". Only blocks with an identity shortcut may be
-dropped, and a stage's first block never is.
+first d blocks of each stage". Only blocks whose output is ``x + f(x)``
+with an identity shortcut may be dropped (a dropped block returns its
+input), and a stage's first block never is, so every stage keeps at least
+one block.
+
+Which backbones have residual stages is an extension point: a function
+registered with :func:`register_residual_stages` lists the stages of a
+backbone class and its subclasses (see ``residual_backbones.py``).
 """
 from contextlib import contextmanager
 from numbers import Integral
-from typing import Iterator, List, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Sequence, Tuple, Type, Union
 
 import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 Mask = Tuple[Tuple[bool, ...], ...]
 SubnetSpec = Union[Sequence[int], Sequence[Sequence[Union[bool, int]]]]
+StagesOf = Callable[[nn.Module], List['ResidualStage']]
 
-SUPPORTED_BACKBONES = ('ResNet', 'ResNetV1c', 'ResNetV1d', 'ResNeXt',
-                       'SEResNet', 'SEResNeXt', 'ResNet_CIFAR')
+#: Backbone class -> the function that lists its residual stages.
+_STAGES_OF: Dict[type, StagesOf] = {}
 
 
 class ResidualStage:
     """The blocks of one residual stage and which of them may be dropped.
 
     Args:
-        name (str): Attribute name of the stage in the backbone.
+        name (str): Name of the stage in the backbone, e.g. ``'layer1'`` or
+            ``'stages.0.blocks'``.
         blocks (list[nn.Module]): The stage's blocks, in order.
+        identity_shortcut (Sequence[bool]): Per block, whether its output is
+            ``x + f(x)`` with an identity shortcut. Defaults to a ResNet
+            block's rule: no ``downsample`` module.
     """
 
-    def __init__(self, name: str, blocks: List[nn.Module]):
+    def __init__(self, name: str, blocks: List[nn.Module],
+                 identity_shortcut: Sequence[bool] = None):
         self.name = name
         self.blocks = blocks
+        if identity_shortcut is None:
+            identity_shortcut = [
+                getattr(block, 'downsample', None) is None for block in blocks
+            ]
         self.skippable = tuple(
-            index > 0 and getattr(block, 'downsample', None) is None
-            for index, block in enumerate(blocks))
+            index > 0 and bool(identity)
+            for index, identity in enumerate(identity_shortcut))
 
     def __len__(self) -> int:
         return len(self.blocks)
@@ -44,11 +60,40 @@ class ResidualStage:
                 f'skippable={self.skippable})')
 
 
+def register_residual_stages(
+        *backbone_types: Type[nn.Module]) -> Callable[[StagesOf], StagesOf]:
+    """Register the function that lists the residual stages of backbones.
+
+    The function applies to the given classes and their subclasses (the
+    most specific registered class wins).
+
+    Examples:
+        >>> @register_residual_stages(MyBackbone)
+        ... def my_backbone_stages(backbone):
+        ...     return [ResidualStage(f'stages.{i}', list(stage),
+        ...                           [True] * len(stage))
+        ...             for i, stage in enumerate(backbone.stages)]
+    """
+
+    def register(stages_of: StagesOf) -> StagesOf:
+        for backbone_type in backbone_types:
+            _STAGES_OF[backbone_type] = stages_of
+        return stages_of
+
+    return register
+
+
+def supported_backbones() -> List[str]:
+    """Names of the backbone classes with registered residual stages."""
+    return sorted(cls.__name__ for cls in _STAGES_OF)
+
+
 def find_residual_stages(backbone: nn.Module) -> List[ResidualStage]:
-    """List the residual stages of a ResNet-family backbone.
+    """List the residual stages of a backbone.
 
     Args:
-        backbone (nn.Module): A backbone of MMPretrain's ResNet family.
+        backbone (nn.Module): A backbone whose class (or a parent class) is
+            registered with :func:`register_residual_stages`.
 
     Returns:
         list[ResidualStage]: One entry per stage, in forward order.
@@ -56,16 +101,14 @@ def find_residual_stages(backbone: nn.Module) -> List[ResidualStage]:
     Raises:
         TypeError: The backbone is not of a supported type.
     """
-    from mmpretrain.models.backbones import ResNet
-    if not isinstance(backbone, ResNet):
-        raise TypeError(
-            f'Stimulative training needs a residual backbone of the ResNet '
-            f'family; got {type(backbone).__name__}. Supported: '
-            f'{", ".join(SUPPORTED_BACKBONES)}.')
-    return [
-        ResidualStage(name, list(getattr(backbone, name)))
-        for name in backbone.res_layers
-    ]
+    for cls in type(backbone).__mro__:
+        if cls in _STAGES_OF:
+            return _STAGES_OF[cls](backbone)
+    raise TypeError(
+        f'Stimulative training needs a residual backbone; '
+        f'{type(backbone).__name__} is none of the supported ones (and '
+        f'their subclasses): {", ".join(supported_backbones())}. Register '
+        f'its stages with mmstim.models.subnets.register_residual_stages.')
 
 
 def stage_depths(stages: Sequence[ResidualStage]) -> Tuple[int, ...]:
@@ -137,7 +180,7 @@ def _skip_block(block: nn.Module) -> None:
     block.forward = _identity
 
 
-def _identity(x):
+def _identity(x, *args, **kwargs):
     return x
 
 
