@@ -25,9 +25,11 @@ class RandomSubnetResize:
             from instead. Defaults to None.
         shared (bool): One side for all subnets of an iteration (the first
             subnet's). Defaults to False.
-        size_divisor (int): Only sides that are multiples of it (e.g. 32
-            for Swin: patch 4 x window 7 is padded, but patch merging needs
-            even feature maps; 16 for a ViT of patch 16). Defaults to 1.
+        size_divisor (int): Only sides that are multiples of it, e.g. 16
+            for a ViT of patch 16, or 32 for Swin-T (patch 4, three patch
+            mergings) with ``pad_small_map=True``: without it, Swin refuses
+            feature maps smaller than its window (Swin-T at 224 accepts
+            no smaller side). Defaults to 1.
         mode (str): Interpolation mode. Defaults to ``'bilinear'``.
         antialias (bool): Anti-aliasing when down-sampling. Defaults to True.
 
