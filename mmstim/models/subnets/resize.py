@@ -26,10 +26,12 @@ class RandomSubnetResize:
         shared (bool): One side for all subnets of an iteration (the first
             subnet's). Defaults to False.
         size_divisor (int): Only sides that are multiples of it, e.g. 16
-            for a ViT of patch 16, or 32 for Swin-T (patch 4, three patch
-            mergings) with ``pad_small_map=True``: without it, Swin refuses
-            feature maps smaller than its window (Swin-T at 224 accepts
-            no smaller side). Defaults to 1.
+            for a ViT of patch 16 (whole patches). Swin needs
+            ``pad_small_map=True`` in its backbone for smaller inputs:
+            without it, Swin refuses feature maps smaller than its window
+            (Swin-T accepts no side below 224); with it, every side runs,
+            and 32 (patch 4, three patch mergings) avoids padding the
+            merged maps. Defaults to 1.
         mode (str): Interpolation mode. Defaults to ``'bilinear'``.
         antialias (bool): Anti-aliasing when down-sampling. Defaults to True.
 
