@@ -2,7 +2,9 @@
 """Every classification config builds; every ST config trains subnets.
 
 A config that silently trains the baseline must fail here, not after a
-six-day run.
+six-day run. The model is built as MMEngine's Runner builds it (with the
+config's data preprocessor) and initialised as training starts, and the
+fake batch has the channels of the config's data set.
 """
 import glob
 import os.path as osp
@@ -17,11 +19,16 @@ from mmpretrain.registry import HOOKS, MODELS
 
 import mmstim  # noqa: F401
 from mmstim.models import StimulativeClassifier
+from mmstim.models.subnets import frozen_bn_statistics
 
 CONFIG_ROOT = osp.join(osp.dirname(__file__), '..', '..', 'configs')
 CONFIGS = sorted(
     p for p in glob.glob(osp.join(CONFIG_ROOT, '**', '*.py'), recursive=True)
     if '_base_' not in p and osp.sep + 'mmdet' + osp.sep not in p)
+
+
+#: Channels of the images each data set type yields.
+DATA_CHANNELS = {'ImageNet': 3, 'FashionMNIST': 1}
 
 
 def config_id(path):
@@ -32,12 +39,32 @@ def test_all_configs_collected():
     names = {config_id(p) for p in CONFIGS}
     assert 'resnet50_stim_imagenet.py' in names
     assert 'fashion_mnist/resnet14_stpp_fashion-mnist.py' in names
-    assert len(names) >= 13
+    for stem in ('deit-small', 'convnext-tiny'):
+        assert f'{stem}_stim_imagenet.py' in names
+        assert f'{stem}_baseline_imagenet.py' in names
+    for stem in ('convnext-micro', 'deit-micro', 'swin-micro',
+                 'mobilenet-v2-025'):
+        assert f'fashion_mnist/{stem}_stpp_fashion-mnist.py' in names
+        assert f'fashion_mnist/{stem}_baseline_fashion-mnist.py' in names
+    assert len(names) >= 25
 
 
 def hook_config(cfg, name):
     hooks = [h for h in cfg.get('custom_hooks', []) if h['type'] == name]
     return hooks[0] if hooks else None
+
+
+def record_head_targets(model):
+    """Record the data samples the head's loss receives in training."""
+    calls = []
+    get_loss = model.head._get_loss
+
+    def recording_get_loss(cls_score, data_samples, **kwargs):
+        calls.append(data_samples)
+        return get_loss(cls_score, data_samples, **kwargs)
+
+    model.head._get_loss = recording_get_loss
+    return calls
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=config_id)
@@ -48,7 +75,10 @@ def test_config_builds_and_st_configs_train_subnets(path):
     for key in ('train_dataloader', 'val_dataloader'):
         assert cfg[key].dataset.get('download', False) is False
     torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
+    model_cfg = cfg.model.copy()
+    if cfg.get('data_preprocessor') is not None:  # as Runner merges it
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
+    model = MODELS.build(model_cfg)
     sampling = hook_config(cfg, 'SubnetSamplingHook')
     if not isinstance(model, StimulativeClassifier):
         assert sampling is None, 'sampling hook on a plain classifier'
@@ -74,12 +104,26 @@ def test_config_builds_and_st_configs_train_subnets(path):
     assert runner.iter < 20
     assert len(draws) == sampling['num_subnets'] > 0
 
-    channels = model.backbone.conv1.in_channels
+    channels = DATA_CHANNELS[cfg.train_dataloader.dataset.type]
+    batch = fake_batch(batch_size=2, size=32, channels=channels,
+                       num_classes=model.head.num_classes)
+    model.init_weights()
     model.train()
+    if model.normalize_main_logits:
+        # constant logits, e.g. from a zero-initialised classifier, would
+        # make the layer-normalised main loss divide by sqrt(eps)
+        with torch.no_grad(), frozen_bn_statistics(model):
+            logits = model.logits(model.data_preprocessor(batch)['inputs'])
+        assert logits.std(dim=1).min() > 1e-3
+    head_targets = record_head_targets(model)
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
-    log_vars = model.train_step(
-        fake_batch(batch_size=2, size=32, channels=channels,
-                   num_classes=model.head.num_classes), wrapper)
+    log_vars = model.train_step(batch, wrapper)
+    if cfg.model.get('train_cfg', {}).get('augments'):
+        # Mixup / CutMix: the main loss saw the mixed soft labels
+        assert len(head_targets) == 1
+        scores = torch.stack([s.gt_score for s in head_targets[0]])
+        assert scores.shape == (2, model.head.num_classes)
+        assert torch.allclose(scores.sum(1), torch.ones(2))
     assert log_vars['loss_kl'] > 0
     assert log_vars['kl_weight'] == 1.0
     assert log_vars['kept_depth'] == pytest.approx(

@@ -23,6 +23,15 @@ CHECKPOINTS = {
 }
 CONFIGS = [(algorithm, kind) for algorithm in BASES for kind in CHECKPOINTS]
 SUBNET_CONFIG = 'faster-rcnn_r50-stim-subnet-3343_fpn_1x_coco.py'
+CONVNEXT_CONFIG = ('mask-rcnn_convnext-t-p4-w7-stim-in1k-pre_fpn_amp-ms-crop-'
+                   '3x_coco.py')
+CONVNEXT_BASE = ('convnext/'
+                 'mask-rcnn_convnext-t-p4-w7_fpn_amp-ms-crop-3x_coco.py')
+CONVNEXT_CHECKPOINT = 'work_dirs/convnext-tiny_stim_imagenet/epoch_300.pth'
+#: Parts of the detector's ConvNeXt loaded strictly, each from its prefix.
+CONVNEXT_LOADED = ('downsample_layers', 'stages', 'norm3')
+#: LayerNorms of the detector's ConvNeXt that its classifier lacks.
+CONVNEXT_NEW = ('norm0', 'norm1', 'norm2')
 
 
 def without_scope(obj):
@@ -39,10 +48,10 @@ def config_path(algorithm: str, kind: str) -> str:
                     f'{algorithm}_r50-{kind}-in1k-pre_fpn_1x_coco.py')
 
 
-def test_the_seven_configs_exist():
+def test_the_eight_configs_exist():
     found = sorted(
         osp.basename(p) for p in glob.glob(osp.join(CONFIG_DIR, '*.py')))
-    assert found == sorted([SUBNET_CONFIG] + [
+    assert found == sorted([SUBNET_CONFIG, CONVNEXT_CONFIG] + [
         osp.basename(config_path(*config)) for config in CONFIGS])
 
 
@@ -109,4 +118,51 @@ def test_the_detectors_build(algorithm, tmp_path, monkeypatch):
     assert model.backbone.init_cfg['type'] == 'StrictPretrained'
     # a missing checkpoint stops init_weights instead of going unnoticed
     with pytest.raises(FileNotFoundError, match='resnet50_stim_imagenet'):
+        model.init_weights()
+
+
+def test_convnext_config_differs_only_in_the_backbone_init():
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, CONVNEXT_CONFIG))
+    base = Config.fromfile(osp.join(MMDET_CONFIG_DIR, CONVNEXT_BASE))
+    # MMDet's import of mmpretrain.models is kept
+    assert cfg.custom_imports == dict(
+        imports=['mmpretrain.models', 'mmstim'], allow_failed_imports=False)
+    init_cfg = cfg.model.backbone.init_cfg
+    # every part of the classifier's backbone loads strictly from the
+    # ST++ checkpoint; the detector's extra LayerNorms start as LayerNorm's
+    assert init_cfg == dict(
+        type='Constant',
+        layer='LayerNorm2d',
+        val=1.0,
+        bias=0.0,
+        override=[
+            dict(
+                name=name,
+                type='StrictPretrained',
+                checkpoint=CONVNEXT_CHECKPOINT,
+                prefix=f'backbone.{name}.') for name in CONVNEXT_LOADED
+        ])
+    cfg_dict = without_scope(cfg.to_dict())
+    base_dict = without_scope(base.to_dict())
+    cfg_dict['model']['backbone'].pop('init_cfg')
+    assert base_dict['model']['backbone'].pop('init_cfg')['type'] == \
+        'Pretrained'
+    cfg_dict.pop('custom_imports')
+    base_dict.pop('custom_imports')
+    assert cfg_dict == base_dict
+
+
+def test_convnext_init_covers_every_backbone_part(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no work_dirs/ here
+    register_all_modules(init_default_scope=True)
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, CONVNEXT_CONFIG))
+    model = MODELS.build(cfg.model)
+    parts = {
+        name
+        for name, child in model.backbone.named_children()
+        if any(True for _ in child.parameters())
+    }
+    assert parts == set(CONVNEXT_LOADED + CONVNEXT_NEW)
+    # a missing checkpoint stops init_weights instead of going unnoticed
+    with pytest.raises(FileNotFoundError, match='convnext-tiny_stim_imagenet'):
         model.init_weights()

@@ -331,3 +331,107 @@ def test_detector_on_an_exported_resnet50_subnet(tmp_path):
     for key, value in expected.items():
         assert torch.equal(record.backbone[key], value), key
     assert record.train_iters == 2
+
+
+#: A ConvNeXt small enough for a CPU test (MMPretrain's arch dict).
+TINY_CONVNEXT = dict(depths=[1, 1, 2, 1], channels=[8, 16, 32, 64])
+
+
+def add_box_masks(ann_file: str) -> None:
+    """Give every box of a COCO file its rectangle as a polygon mask."""
+    with open(ann_file) as f:
+        coco = json.load(f)
+    for ann in coco['annotations']:
+        x, y, w, h = ann['bbox']
+        ann['segmentation'] = [[x, y, x + w, y, x + w, y + h, x, y + h]]
+    with open(ann_file, 'w') as f:
+        json.dump(coco, f)
+
+
+def test_mask_rcnn_on_a_stimulative_convnext(tmp_path):
+    """Save a tiny ConvNeXt StimulativeClassifier (the ST++ ImageNet config
+    shrunk), then train the ConvNeXt Mask R-CNN config for 2 iterations
+    from it: every classifier backbone tensor is loaded strictly, and only
+    the detector's extra LayerNorms (norm0-norm2) keep their own init."""
+    from mmengine.config import Config
+    from mmpretrain.registry import MODELS as CLS_MODELS
+
+    from mmstim.models import StimulativeClassifier
+    from mmstim.utils.checkpoint import load_weights
+
+    classifier_cfg = Config.fromfile(
+        osp.join(ROOT, 'configs', 'convnext-tiny_stim_imagenet.py'))
+    classifier_cfg.model.backbone.arch = TINY_CONVNEXT
+    classifier_cfg.model.head.in_channels = TINY_CONVNEXT['channels'][-1]
+    torch.manual_seed(0)
+    classifier = CLS_MODELS.build(classifier_cfg.model)
+    assert isinstance(classifier, StimulativeClassifier)
+    classifier.init_weights()
+    with torch.no_grad():  # no tensor keeps an initial value (LN 1/0 ...)
+        for param in classifier.parameters():
+            param.add_(torch.randn_like(param) * 0.1)
+    source = str(tmp_path / 'convnext_stim.pth')
+    torch.save(dict(state_dict=classifier.state_dict()), source)
+    expected = {
+        key[len('backbone.'):]: value
+        for key, value in classifier.state_dict().items()
+        if key.startswith('backbone.')
+    }
+
+    data_root = str(tmp_path / 'coco')
+    for split, seed in (('train', 1), ('val', 2)):
+        add_box_masks(write_coco(data_root, split, num_images=2, seed=seed))
+    channels = TINY_CONVNEXT['channels']
+    det_train = load_tool('det_train')
+    args = det_train.parse_args([
+        osp.join(ROOT, 'configs', 'mmdet',
+                 'mask-rcnn_convnext-t-p4-w7-stim-in1k-pre_fpn_amp-ms-crop-'
+                 '3x_coco.py'),
+        '--work-dir',
+        str(tmp_path / 'detector'),
+        '--cfg-options',
+        *[f'model.backbone.init_cfg.override.{i}.checkpoint={source}'
+          for i in range(3)],
+        'model.backbone.arch._delete_=True',
+        f'model.backbone.arch.depths={TINY_CONVNEXT["depths"]}',
+        f'model.backbone.arch.channels={channels}',
+        f'model.neck.in_channels={channels}',
+        f'model.roi_head.bbox_head.num_classes={len(CLASSES)}',
+        f'model.roi_head.mask_head.num_classes={len(CLASSES)}',
+        'optim_wrapper.type=OptimWrapper',  # AMP needs CUDA
+        # MMDet's multi-scale RandomChoice, at 96 px, first branch
+        'train_dataloader.dataset.pipeline.3.prob=[1.0,0.0]',
+        'train_dataloader.dataset.pipeline.3.transforms.0.0.scales=[(96,96)]',
+        *[option for option in data_options(data_root)
+          if not option.startswith('train_dataloader.dataset.pipeline')],
+        'train_cfg.max_epochs=1',
+        'train_cfg.val_interval=2',
+        'visualizer.name=det_convnext_e2e'
+    ])
+    cfg = det_train.build_config(args)
+    assert cfg.model.backbone.type == 'mmpretrain.ConvNeXt'
+    runner = build_det_runner(cfg)
+    record = Record()
+    runner.register_hook(record)
+    runner.train()
+
+    new = {f'{name}.{p}' for name in ('norm0', 'norm1', 'norm2')
+           for p in ('weight', 'bias')}
+    assert set(record.backbone) == set(expected) | new
+    for key, value in expected.items():
+        assert torch.equal(record.backbone[key], value), key
+    for key in new:  # LayerNorm's own initialisation
+        assert torch.all(record.backbone[key] == float(key.endswith(
+            'weight'))), key
+    assert record.train_iters == 2
+
+    # why the config loads in parts: one strict load of the whole
+    # classifier backbone lacks the detector's norm0-norm2
+    model = runner.model.module if is_model_wrapper(
+        runner.model) else runner.model
+    try:
+        load_weights(model.backbone, source, 'backbone.')
+    except RuntimeError as error:
+        assert 'norm0.weight' in str(error)
+    else:
+        raise AssertionError('a whole-backbone strict load succeeded')
