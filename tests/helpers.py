@@ -1,8 +1,10 @@
 # Copyright (c) mmstim contributors. All rights reserved.
 """Small models, batches, runners and data sets shared by the tests."""
+import importlib.util
 import os.path as osp
 import struct
 import uuid
+from types import ModuleType
 from typing import Optional, Sequence
 
 import numpy as np
@@ -11,6 +13,18 @@ from mmpretrain.models import ClsDataPreprocessor
 from mmpretrain.structures import DataSample
 
 from mmstim.models import StimulativeClassifier
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def load_tool(relative_path: str) -> ModuleType:
+    """Import a script of the repository (e.g. ``tools/demo.py``)."""
+    path = osp.join(REPO, relative_path)
+    name = 'tool_' + osp.splitext(relative_path)[0].replace('/', '_')
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 class CastingPreprocessor(ClsDataPreprocessor):

@@ -1,92 +1,345 @@
 # Copyright (c) mmstim contributors. All rights reserved.
-"""Train a small ResNet with ST++ on Fashion-MNIST (CPU) and print a table.
+"""Network loafing in a few minutes: a baseline and ST++ side by side (CPU).
 
-    python tools/demo.py [--config CONFIG] [--epochs N] [--train-size N]
-        [--work-dir DIR] [--recalibration-images N]
+    python tools/demo.py [--full] [--epochs N] [--train-size N]
+        [--test-size N] [--recalibration-images N] [--work-dir DIR]
 
-The table (from :class:`SubnetTestLoop`) holds the full network's top-1 on
-the 10k test images and the accuracy of every subnet of the sampling rule,
-without and with BN re-estimation on training images.
+Trains the Fashion-MNIST ResNet-14 twice with one budget, at the same time
+(one process each, the cores shared between them): plainly (the baseline)
+and with ST++. Then tests the full network and every subnet of the
+``'default'`` rule of both, without and with BN re-estimation on training
+images (:class:`SubnetTestLoop`), prints them side by side, writes
+``loafing.png`` and ``loafing.json`` to the work dir and prints the commands
+to try next. The default budget shows loafing in a few minutes; ``--full``
+trains 3 epochs on 30,000 images and tests on all 10,000 test images.
 """
 import argparse
+import multiprocessing
+import os
 import os.path as osp
+import queue
 import sys
 import time
+from typing import Dict, List, Optional
 
 import torch
 from mmengine.config import Config
+from mmengine.fileio import dump
+from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 import mmstim  # noqa: F401  (registers the components)
-from mmstim.analysis import TOP1, evaluate_subnets
-from mmstim.engine.runner.subnet_test_loop import loafing_table
+from mmstim.analysis import (evaluate_subnets, mean_subnet_accuracy,
+                             plot_subnets)
 from mmstim.utils.launch import check_data_roots
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-DEFAULT_CONFIG = osp.join(REPO, 'configs', 'fashion_mnist',
-                          'resnet14_stpp_fashion-mnist.py')
+CONFIGS = osp.join(REPO, 'configs', 'fashion_mnist')
+#: The compared runs: label, work sub-directory and config.
+RUNS = (('baseline', 'baseline', 'resnet14_baseline_fashion-mnist.py'),
+        ('ST++', 'stpp', 'resnet14_stpp_fashion-mnist.py'))
+QUICK = dict(epochs=1, train_size=12800, test_size=2000,
+             recalibration_images=1024)
+FULL = dict(epochs=3, train_size=30000, test_size=0,
+            recalibration_images=2000)
+TRAIN_IMAGES = 60000
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Parse the options; those not given take the quick or full budget."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--config', default=DEFAULT_CONFIG)
-    parser.add_argument('--epochs', type=int, default=3)
     parser.add_argument(
-        '--train-size', type=int, default=30000,
-        help='first N training images (0 = all 60000)')
+        '--full', action='store_true',
+        help='the long demo: 3 epochs on 30000 images, all test images')
+    parser.add_argument('--epochs', type=int, help='default 1 (full: 3)')
     parser.add_argument(
-        '--recalibration-images', type=int, default=2000,
-        help='training images for the BN recalibration of each subnet')
+        '--train-size', type=int,
+        help='first N training images (0: all 60000); default 12800 '
+        '(full: 30000)')
+    parser.add_argument(
+        '--test-size', type=int,
+        help='first N test images (0: all 10000); default 2000 (full: all)')
+    parser.add_argument(
+        '--recalibration-images', type=int,
+        help='training images for the BN re-estimation of each subnet; '
+        'default 1024 (full: 2000)')
+    parser.add_argument(
+        '--data-root', default=osp.join(REPO, 'data', 'fashion_mnist'),
+        help='the prepared Fashion-MNIST folder')
     parser.add_argument(
         '--work-dir', default=osp.join(REPO, 'work_dirs', 'demo'))
-    parser.add_argument(
-        '--threads', type=int,
-        help="torch's intra-op threads (default: torch's choice); 1 is "
-        'faster when the other cores are busy')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for key, value in (FULL if args.full else QUICK).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    for key in ('epochs', 'train_size', 'test_size', 'recalibration_images'):
+        minimum = 1 if key == 'epochs' else 0
+        if getattr(args, key) < minimum:
+            parser.error(f'--{key.replace("_", "-")} must be >= {minimum}, '
+                         f'got {getattr(args, key)}')
+    return args
 
 
-def demo_config(args: argparse.Namespace) -> Config:
-    cfg = Config.fromfile(args.config)
-    cfg.work_dir = args.work_dir
-    cfg.train_cfg.max_epochs = args.epochs
-    cfg.train_cfg.val_interval = args.epochs
+def demo_config(config: str, work_dir: str,
+                args: argparse.Namespace) -> Config:
+    """A Fashion-MNIST config with the demo's budget.
+
+    Args:
+        config (str): File name in ``configs/fashion_mnist``.
+        work_dir (str): The run's work dir.
+        args (argparse.Namespace): The demo's options.
+
+    Returns:
+        Config: The config: ``args.epochs`` epochs on the first
+        ``args.train_size`` training images, a checkpoint at the end,
+        testing on the first ``args.test_size`` test images, no validation,
+        loaders without worker processes.
+    """
+    cfg = Config.fromfile(osp.join(CONFIGS, config))
+    cfg.work_dir = work_dir
+    cfg.train_cfg.update(max_epochs=args.epochs, val_interval=args.epochs)
     cfg.param_scheduler.T_max = args.epochs
-    if args.train_size:
-        cfg.train_dataloader.dataset.indices = args.train_size
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].dataset.data_root = osp.join(REPO, 'data',
-                                                 'fashion_mnist')
     cfg.default_hooks.checkpoint.interval = args.epochs
+    cfg.default_hooks.logger.interval = 20
+    cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None
+    for key, size in (('train_dataloader', args.train_size),
+                      ('test_dataloader', args.test_size)):
+        loader = cfg[key]
+        loader.dataset.data_root = args.data_root
+        loader.update(num_workers=0, persistent_workers=False)
+        if size:
+            loader.dataset.indices = size
     return cfg
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    cfg = demo_config(args)
+class ProgressHook(Hook):
+    """Reports the iterations of training and testing to a queue.
+
+    Args:
+        progress (multiprocessing.Queue): Receives ``(label, phase, done,
+            total)`` tuples; ``phase`` is ``'train'`` or ``'test'``.
+        label (str): The run's label.
+    """
+
+    priority = 'LOWEST'
+
+    def __init__(self, progress, label: str):
+        self.progress, self.label = progress, label
+        self.tested = self.total = 0
+
+    def before_test(self, runner) -> None:
+        loop = runner.test_loop  # a pass per subnet, two with BN re-est.
+        passes = len(loop.subnet_specs()) * (
+            2 if loop.recalibration_images else 1)
+        self.total = passes * len(runner.test_dataloader)
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None) -> None:
+        self.progress.put(
+            (self.label, 'train', runner.iter + 1, runner.max_iters))
+
+    def after_test_iter(self, runner, batch_idx, data_batch=None,
+                        outputs=None) -> None:
+        self.tested += 1
+        self.progress.put((self.label, 'test', self.tested, self.total))
+
+
+def train_and_test(label: str, config: str, work_dir: str,
+                   args: argparse.Namespace, threads: int, progress) -> None:
+    """Train one run and test its subnets (in a process of its own).
+
+    Output goes to ``<work_dir>/demo.log``; the results, or the error, go to
+    ``progress`` as ``(label, 'done', results, train_seconds)`` or
+    ``(label, 'error', message, None)``.
+    """
+    os.makedirs(work_dir, exist_ok=True)
+    log = open(osp.join(work_dir, 'demo.log'), 'w')
+    os.dup2(log.fileno(), sys.stdout.fileno())
+    os.dup2(log.fileno(), sys.stderr.fileno())
+    torch.set_num_threads(threads)
     try:
-        check_data_roots(cfg)
+        cfg = demo_config(config, work_dir, args)
+        runner = Runner.from_cfg(cfg)
+        runner.register_hook(ProgressHook(progress, label))
+        start = time.time()
+        runner.train()
+        train_seconds = time.time() - start
+        results, _ = evaluate_subnets(
+            cfg, runner=runner, split='test', rule='default',
+            recalibration_images=args.recalibration_images)
+        keys = ('name', 'depths', 'kept_blocks', 'full', 'top1',
+                'top1_recalibrated')
+        progress.put((label, 'done',
+                      [{k: r[k] for k in keys if k in r} for r in results],
+                      train_seconds))
+    except BaseException as error:  # reported by the parent, with the log
+        progress.put((label, 'error', f'{type(error).__name__}: {error}',
+                      None))
+        raise
+
+
+def run_in_parallel(args: argparse.Namespace) -> Dict[str, dict]:
+    """Train and test the runs of :data:`RUNS` at once, with progress bars.
+
+    Returns:
+        dict: Per label, ``subnets`` (the test results) and
+        ``train_seconds``.
+
+    Raises:
+        RuntimeError: A run failed; the message names its log.
+    """
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress,
+                               TextColumn, TimeElapsedColumn)
+    context = multiprocessing.get_context('spawn')
+    messages = context.Queue()
+    threads = max(1, (os.cpu_count() or 1) // len(RUNS))
+    processes = {
+        label: context.Process(
+            target=train_and_test,
+            args=(label, config, osp.join(args.work_dir, folder), args,
+                  threads, messages), daemon=True)
+        for label, folder, config in RUNS
+    }
+    for process in processes.values():
+        process.start()
+    done: Dict[str, dict] = {}
+    columns = (TextColumn('{task.description:<18}'), BarColumn(),
+               MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns) as bars:
+        tasks = {(label, phase): bars.add_task(
+            f'{label} {"training" if phase == "train" else "testing"}',
+            total=None) for label, _, _ in RUNS
+            for phase in ('train', 'test')}
+        while len(done) < len(RUNS):
+            try:
+                label, phase, value, total = messages.get(timeout=1)
+            except queue.Empty:
+                for label, process in processes.items():
+                    if label not in done and not process.is_alive():
+                        raise RuntimeError(
+                            f'the {label} run stopped (exit code '
+                            f'{process.exitcode}); see {run_log(args, label)}')
+                continue
+            if phase == 'error':
+                raise RuntimeError(f'the {label} run failed: {value}; see '
+                                   f'{run_log(args, label)}')
+            if phase == 'done':
+                done[label] = dict(subnets=value, train_seconds=total)
+            else:
+                bars.update(tasks[label, phase], completed=value, total=total)
+    for process in processes.values():
+        process.join()
+    return done
+
+
+def run_log(args: argparse.Namespace, label: str) -> str:
+    """The log file of a run."""
+    folder = next(f for name, f, _ in RUNS if name == label)
+    return osp.join(args.work_dir, folder, 'demo.log')
+
+
+def side_by_side(runs: Dict[str, dict]) -> str:
+    """A markdown table: one row per subnet, two columns per run.
+
+    Args:
+        runs (dict): Per label, ``subnets``: results with ``name``,
+            ``kept_blocks``, ``top1`` and, with BN re-estimation,
+            ``top1_recalibrated``, in the same order for every run.
+
+    Returns:
+        str: The table, with the mean over the proper subnets last.
+    """
+    first = next(iter(runs.values()))['subnets']
+    keys = [k for k in ('top1', 'top1_recalibrated') if k in first[0]]
+    header = ['subnet', 'kept blocks'] + [
+        f'{label}{", BN re-est." if key != "top1" else ""}'
+        for label in runs for key in keys]
+    lines = ['| ' + ' | '.join(header) + ' |', '|---' * len(header) + '|']
+    for index, entry in enumerate(first):
+        cells = [entry['name'], str(entry['kept_blocks'])] + [
+            f'{run["subnets"][index][key]:.2f}' for run in runs.values()
+            for key in keys]
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    means = [f'{mean_subnet_accuracy(run["subnets"], key):.2f}'
+             for run in runs.values() for key in keys]
+    lines.append('| mean of the subnets | - | ' + ' | '.join(means) + ' |')
+    return '\n'.join(lines)
+
+
+def loafing_summary(runs: Dict[str, dict]) -> List[str]:
+    """One line per run: what its subnets lose against its full network."""
+    lines = []
+    for label, run in runs.items():
+        full = run['subnets'][0]
+        drops = [
+            f'{full[key] - mean_subnet_accuracy(run["subnets"], key):.1f} '
+            f'pp{suffix}' for key, suffix in (
+                ('top1', ''), ('top1_recalibrated', ' with BN re-estimated'))
+            if key in full
+        ]
+        lines.append(f'{label}: the subnets lose {" / ".join(drops)} '
+                     'against the full network, on average')
+    return lines
+
+
+def next_commands(args: argparse.Namespace) -> List[str]:
+    """The commands to try next."""
+    checkpoint = osp.join(args.work_dir, 'stpp', f'epoch_{args.epochs}.pth')
+    if osp.abspath(checkpoint).startswith(REPO + os.sep):
+        checkpoint = osp.relpath(checkpoint, REPO)
+    config = 'configs/fashion_mnist/resnet14_stpp_fashion-mnist.py'
+    return [
+        'python tools/demo.py --full   # 3 epochs on 30000 images, all '
+        'test images',
+        'python tools/benchmark/accuracy.py --threads 1 --num-workers 1   '
+        '# the full benchmark: 4 methods x 3 seeds',
+        f'python tools/model_converters/export_subnet.py {config} '
+        f'{checkpoint} --subnet 1,1,1 --out-dir work_dirs/demo/resnet8',
+        f'python tools/analysis/eval_subnets.py --runs {config}:{checkpoint}'
+        ' --split test --x macs',
+    ]
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Train both runs, print the table, write the plot and the JSON."""
+    args = parse_args(argv)
+    try:
+        for _, _, config in RUNS:
+            check_data_roots(demo_config(config, args.work_dir, args))
     except FileNotFoundError as error:
         print(f'error: {error}', file=sys.stderr)
         return 2
+    images = args.train_size or TRAIN_IMAGES
+    print(f'Training a ResNet-14 on {images} Fashion-MNIST images for '
+          f'{args.epochs} epoch(s), plainly and with ST++, at the same time; '
+          f'logs in {args.work_dir}/<run>/demo.log')
     start = time.time()
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    train_minutes = (time.time() - start) / 60
-    print('\nevaluating the full network and every subnet ...')
-    results, metrics = evaluate_subnets(
-        cfg, runner=runner, split='test',
-        recalibration_images=args.recalibration_images)
-    print(f'\nST++ on Fashion-MNIST: {osp.basename(args.config)}, '
-          f'{args.epochs} epochs on {args.train_size or 60000} images, '
-          f'{train_minutes:.1f} min of training')
-    print(loafing_table(results))
-    print(f'mean of {len(results) - 1} subnets: '
-          f'{metrics["mean_subnet/" + TOP1]:.2f} '
-          f'({metrics["mean_subnet/recal/" + TOP1]:.2f} with BN '
-          f're-estimated)')
+    try:
+        runs = run_in_parallel(args)
+    except RuntimeError as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 1
+    print(f'\nTop-1 (%) on {args.test_size or "all 10000"} test images of '
+          'the full network and every subnet (kept blocks per stage), '
+          f'without and with BN re-estimated on {args.recalibration_images} '
+          'training images:\n')
+    print(side_by_side(runs))
+    print('\n' + '\n'.join(loafing_summary(runs)))
+    plot_runs = [dict(label=label, subnets=run['subnets'])
+                 for label, run in runs.items()]
+    fig = plot_subnets(plot_runs)
+    fig.axes[0].set_title('Loafing: subnets of a baseline and of ST++')
+    fig.tight_layout()
+    png, json_path = (osp.join(args.work_dir, f'loafing.{ext}')
+                      for ext in ('png', 'json'))
+    fig.savefig(png, dpi=120)
+    dump(dict(settings=vars(args), runs=runs),
+         json_path, indent=2)
+    training = ', '.join(f'{label} {run["train_seconds"] / 60:.1f} min'
+                         for label, run in runs.items())
+    print(f'\nwrote {png} and {json_path}; {(time.time() - start) / 60:.1f} '
+          f'min in all (training: {training})')
+    print('\nNext:\n' + '\n'.join(f'  {c}' for c in next_commands(args)))
     return 0
 
 

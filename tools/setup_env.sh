@@ -35,6 +35,31 @@ trap 'echo "[setup] FAILED at step: $STEP (see the output above). Re-run \`make 
 
 step() { STEP="$1"; echo "[setup] ($(date +%H:%M:%S)) $1"; }
 
+# Compiling mmcv's ops took 34 minutes on 2 cores (about 70 core-minutes).
+MMCV_COMPILE_MINUTES=$(( (70 + MAX_JOBS - 1) / MAX_JOBS ))
+
+mmcv_cache_dir() {  # the wheel cache folder of a torch version and python tag
+  echo "$WHEEL_CACHE/torch$1-$2"
+}
+
+show_compile_progress() {  # reads the build output; one line per ~5% of the files
+  local start=$SECONDS line done total shown=-1 elapsed left
+  while IFS= read -r line; do
+    [[ $line =~ ^[[:space:]]*\[([0-9]+)/([0-9]+)\] ]] || continue
+    done=${BASH_REMATCH[1]}; total=${BASH_REMATCH[2]}
+    elapsed=$(( SECONDS - start ))
+    left=$(( elapsed * (total - done) / done / 60 ))
+    if [ -t 1 ]; then
+      printf '\r[setup] mmcv: %d/%d files compiled, %d min elapsed, about %d min left ' \
+        "$done" "$total" $(( elapsed / 60 )) "$left"
+    elif [ $(( 20 * done / total )) -gt "$shown" ]; then
+      shown=$(( 20 * done / total ))
+      echo "[setup] mmcv: $done/$total files compiled, $(( elapsed / 60 )) min elapsed, about $left min left"
+    fi
+  done
+  [ -t 1 ] && echo || true
+}
+
 py() { "$VENV/bin/python" "$@"; }
 pip_install() { "$VENV/bin/python" -m pip install --disable-pip-version-check "$@"; }
 installed_version() {  # prints the installed version of a distribution, or nothing
@@ -47,6 +72,15 @@ except metadata.PackageNotFoundError:
     pass
 PYEOF
 }
+
+INTERPRETER="$VENV/bin/python"; [ -x "$INTERPRETER" ] || INTERPRETER="$PYTHON"
+PY_TAG="$("$INTERPRETER" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')"
+if ! ls "$(mmcv_cache_dir "$TORCH_VERSION" "$PY_TAG")"/mmcv-"$MMCV_VERSION"-*.whl >/dev/null 2>&1 && \
+   ! { [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import mmcv.ops" 2>/dev/null; }; then
+  echo "[setup] First setup on this machine: PyPI has no mmcv $MMCV_VERSION wheel for torch $TORCH_VERSION,"
+  echo "[setup] so step 4 compiles mmcv's ops: about $MMCV_COMPILE_MINUTES min with MAX_JOBS=$MAX_JOBS (34 min on 2 cores)."
+  echo "[setup] It happens once: the wheel is kept in $WHEEL_CACHE and later setups take seconds."
+fi
 
 step "1/7 virtual environment at $VENV"
 if [ ! -x "$VENV/bin/python" ]; then
@@ -70,14 +104,12 @@ if [ -n "$(installed_version mmcv-lite)" ]; then
   "$VENV/bin/python" -m pip uninstall -y mmcv-lite
 fi
 if [ "$(installed_version mmcv)" != "$MMCV_VERSION" ] || ! py -c "import mmcv.ops" 2>/dev/null; then
-  TORCH_TAG="torch$(installed_version torch | tr '+' '_')"
-  PY_TAG="$(py -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')"
-  CACHE_DIR="$WHEEL_CACHE/$TORCH_TAG-$PY_TAG"
+  CACHE_DIR="$(mmcv_cache_dir "$(installed_version torch | tr '+' '_')" "$PY_TAG")"
   WHEEL="$(ls "$CACHE_DIR"/mmcv-"$MMCV_VERSION"-*.whl 2>/dev/null | head -n1 || true)"
   if [ -z "$WHEEL" ]; then
-    echo "[setup] no cached mmcv wheel for $TORCH_TAG/$PY_TAG: building mmcv $MMCV_VERSION from source."
-    echo "[setup] this takes about 10 minutes on 2 cores (MAX_JOBS=$MAX_JOBS); it happens once per torch version."
     BUILD_DIR="$(mktemp -d)"
+    echo "[setup] no mmcv wheel in $CACHE_DIR: compiling mmcv $MMCV_VERSION, about" \
+      "$MMCV_COMPILE_MINUTES min (MAX_JOBS=$MAX_JOBS); full log: $BUILD_DIR/build.log"
     pip_install --quiet "$SETUPTOOLS_FOR_MMCV" wheel ninja
     "$VENV/bin/python" -m pip download --disable-pip-version-check --no-deps --no-binary :all: \
       "mmcv==$MMCV_VERSION" -d "$BUILD_DIR"
@@ -86,12 +118,17 @@ if [ "$(installed_version mmcv)" != "$MMCV_VERSION" ] || ! py -c "import mmcv.op
     # torch >= 2.6 requires C++20 for its headers; mmcv 2.1.0 hard-codes C++17.
     sed -i 's/-std=c++17/-std=c++20/g' "$SRC/setup.py"
     mkdir -p "$CACHE_DIR"
-    (cd "$SRC" && MMCV_WITH_OPS=1 FORCE_CUDA=0 "$VENV/bin/python" -m pip wheel \
-        --disable-pip-version-check --no-build-isolation --no-deps --no-cache-dir . -w "$CACHE_DIR")
+    if ! (cd "$SRC" && MMCV_WITH_OPS=1 FORCE_CUDA=0 "$VENV/bin/python" -m pip wheel -v \
+          --disable-pip-version-check --no-build-isolation --no-deps --no-cache-dir . -w "$CACHE_DIR") \
+          2>&1 | tee "$BUILD_DIR/build.log" | show_compile_progress; then
+      tail -n 40 "$BUILD_DIR/build.log" >&2
+      echo "[setup] compiling mmcv failed; the log is $BUILD_DIR/build.log" >&2
+      exit 1
+    fi
     rm -rf "$BUILD_DIR"
     WHEEL="$(ls "$CACHE_DIR"/mmcv-"$MMCV_VERSION"-*.whl | head -n1)"
   else
-    echo "[setup] reusing the mmcv wheel built for $TORCH_TAG/$PY_TAG: $WHEEL"
+    echo "[setup] reusing the cached mmcv wheel $WHEEL"
   fi
   pip_install --no-deps --force-reinstall "$WHEEL"
   pip_install "$WHEEL"  # its pure-Python requirements

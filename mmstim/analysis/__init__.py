@@ -3,6 +3,7 @@ from .cost import (block_macs, block_params, count_macs, expected_cost_ratio,
                    measure_latency, pareto_optimal, subnet_macs, subnet_params)
 from .lesion import (block_name, droppable_blocks, lesion_mask, lesion_study,
                      random_block_sets)
+from .plot import plot_subnets
 from .subnet_eval import (TOP1, RunSpec, evaluate_subnets,
                           mean_subnet_accuracy, parse_run_spec,
                           subnet_test_config)
@@ -12,6 +13,6 @@ __all__ = [
     'count_macs', 'droppable_blocks', 'evaluate_subnets',
     'expected_cost_ratio', 'lesion_mask', 'lesion_study',
     'mean_subnet_accuracy', 'measure_latency', 'pareto_optimal',
-    'parse_run_spec', 'random_block_sets', 'subnet_macs', 'subnet_params',
-    'subnet_test_config'
+    'parse_run_spec', 'plot_subnets', 'random_block_sets', 'subnet_macs',
+    'subnet_params', 'subnet_test_config'
 ]

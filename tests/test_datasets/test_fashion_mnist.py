@@ -2,18 +2,15 @@
 """tools/dataset_converters/prepare_fashion_mnist.py on tiny idx files."""
 import gzip
 import hashlib
-import importlib.util
 import os
 import os.path as osp
 import struct
 
 import numpy as np
 import pytest
+from helpers import load_tool
 from mmpretrain.datasets import FashionMNIST
 
-SCRIPT = osp.join(
-    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'tools',
-    'dataset_converters', 'prepare_fashion_mnist.py')
 COUNTS = {'train': 6, 'test': 4}
 NAMES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte',
          't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']
@@ -25,10 +22,7 @@ LABELS = {s: (np.arange(n) * 3 + 1) % 10 for s, n in COUNTS.items()}
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location('prepare_fm', SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/dataset_converters/prepare_fashion_mnist.py')
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 # Copyright (c) mmstim contributors. All rights reserved.
 """The accuracy benchmark's quick mode, end to end on tiny on-disk data."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -8,7 +7,7 @@ import re
 
 import numpy as np
 import pytest
-from helpers import write_tiny_fashion_mnist
+from helpers import load_tool, write_tiny_fashion_mnist
 
 from mmstim.analysis import evaluate_subnets
 
@@ -18,18 +17,9 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 METHODS = ('baseline', 'droppath', 'st', 'stpp')
 
 
-def load_benchmark():
-    """Import tools/benchmark/accuracy.py as a module."""
-    path = osp.join(REPO, 'tools', 'benchmark', 'accuracy.py')
-    spec = importlib.util.spec_from_file_location('accuracy_benchmark', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope='module')
 def tool():
-    return load_benchmark()
+    return load_tool('tools/benchmark/accuracy.py')
 
 
 @pytest.fixture

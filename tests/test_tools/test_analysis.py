@@ -2,7 +2,6 @@
 """Analysis tools on tiny checkpoints trained on a tiny on-disk dataset."""
 import contextlib
 import copy
-import importlib.util
 import io
 import json
 import os.path as osp
@@ -14,21 +13,24 @@ import uuid
 import numpy as np
 import pytest
 import torch
-from helpers import (fake_batch, tiny_classifier, tiny_data_options,
+from helpers import (fake_batch, load_tool, tiny_classifier, tiny_data_options,
                      top1_accuracy, write_tiny_fashion_mnist)
 from mmengine.config import Config
+from mmengine.hooks import Hook
 from mmengine.optim import OptimWrapper
 from mmengine.runner import Runner
 from mmpretrain.models import ImageClassifier
 from mmpretrain.registry import MODELS
 
 import mmstim  # noqa: F401
-from mmstim.analysis import (block_name, droppable_blocks, lesion_mask,
-                             parse_run_spec, random_block_sets)
+from mmstim.analysis import (block_name, droppable_blocks, evaluate_subnets,
+                             lesion_mask, parse_run_spec, random_block_sets,
+                             subnet_test_config)
 from mmstim.analysis.cost import (block_macs, block_params, count_macs,
                                   expected_cost_ratio, measure_latency,
                                   pareto_optimal, processor_name, subnet_macs,
                                   subnet_params)
+from mmstim.analysis.plot import plot_subnets, x_axis
 from mmstim.engine import recalibrated_bn
 from mmstim.models.subnets import (RandomSubnetResize, SubnetSampler,
                                    find_residual_stages, run_as_subnet)
@@ -42,16 +44,6 @@ ST = osp.join(CONFIGS, 'resnet14_st_fashion-mnist.py')
 BASELINE = osp.join(CONFIGS, 'resnet14_baseline_fashion-mnist.py')
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 EPOCHS = 3
-
-
-def load_tool(relative_path):
-    """Import a script of tools/ as a module."""
-    path = osp.join(REPO, relative_path)
-    name = 'tool_' + osp.splitext(osp.basename(path))[0]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def load_classifier(config, checkpoint, data_root):
@@ -483,9 +475,8 @@ def test_frontier_pareto_flags(frontier_output):
 @pytest.mark.parametrize('x', ['macs', 'params', 'latency'])
 def test_frontier_plot_joins_the_pareto_points(frontier_output, x):
     data, _, _ = frontier_output
-    tool = load_tool('tools/analysis/eval_subnets.py')
-    _, value, axis = tool.x_axis(x, data['runs'][0]['subnets'][0])
-    fig = tool.plot(data['runs'], x)
+    _, value, axis = x_axis(x, data['runs'][0]['subnets'][0])
+    fig = plot_subnets(data['runs'], x)
     fronts = [line for line in fig.axes[0].get_lines()
               if line.get_marker() == 'o']
     assert len(fronts) == len(data['runs'])
@@ -675,3 +666,34 @@ def test_subnet_test_loop_from_test_tools(trained, tmp_path, tool):
     assert metrics['mean_subnet/accuracy/top1'] == pytest.approx(
         subnet, abs=1e-4)
     assert recal != subnet  # re-estimation changed something measurable
+
+
+def test_subnet_test_loop_calls_the_iteration_hooks(trained, tmp_path):
+    """Hooks see every batch of every pass, as in MMEngine's TestLoop."""
+
+    class RecordingHook(Hook):
+
+        def __init__(self):
+            self.calls = []
+
+        def before_test_iter(self, runner, batch_idx, data_batch=None):
+            self.calls.append(('before', batch_idx))
+
+        def after_test_iter(self, runner, batch_idx, data_batch=None,
+                            outputs=None):
+            self.calls.append(('after', batch_idx, len(outputs)))
+
+    cfg = Config.fromfile(ST)
+    cfg.merge_from_dict(tiny_data_options(trained['data_root']))
+    cfg.work_dir = str(tmp_path)
+    loop_args = dict(num_workers=0, subnets=[[1, 1, 1]],
+                     recalibration_images=16)
+    runner = Runner.from_cfg(subnet_test_config(cfg, **loop_args))
+    hook = RecordingHook()
+    runner.register_hook(hook)
+    evaluate_subnets(cfg, trained['st'], runner, **loop_args)
+    # 30 test images in batches of 16; the full network and 1-1-1, each
+    # without and with BN re-estimation: 4 passes
+    one_pass = [('before', 0), ('after', 0, 16), ('before', 1),
+                ('after', 1, 14)]
+    assert hook.calls == one_pass * 4

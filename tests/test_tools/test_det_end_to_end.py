@@ -7,7 +7,6 @@ The path a user takes: an ST run with MMEngine's runner (with
 training and evaluation with ``tools/det_train.py`` and testing with
 ``tools/det_test.py``; all on tiny data.
 """
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -16,6 +15,7 @@ import pickle
 import cv2
 import numpy as np
 import torch
+from helpers import load_tool
 from mmengine.dataset import BaseDataset
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -32,14 +32,6 @@ CLASSES = ('square', 'bar')
 COLOURS = ((255, 64, 64), (64, 255, 64))
 BBOX_KEYS = ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/bbox_mAP_75',
              'coco/bbox_mAP_s', 'coco/bbox_mAP_m', 'coco/bbox_mAP_l')
-
-
-def load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class ListDataset(BaseDataset):
@@ -233,7 +225,7 @@ def test_st_backbone_trains_and_evaluates_a_detector(tmp_path):
     write_coco(data_root, 'train', num_images=2, seed=1)
     write_coco(data_root, 'val', num_images=3, seed=2)
 
-    det_train = load_tool('det_train')
+    det_train = load_tool('tools/det_train.py')
     work_dir = str(tmp_path / 'detector')
     args = det_train.parse_args([
         CONFIG, '--work-dir', work_dir, '--cfg-options',
@@ -260,7 +252,7 @@ def test_st_backbone_trains_and_evaluates_a_detector(tmp_path):
 
     # the detector checkpoint tests with det_test.py, predictions dumped
     out = str(tmp_path / 'predictions.pkl')
-    metrics = load_tool('det_test').main([
+    metrics = load_tool('tools/det_test.py').main([
         CONFIG,
         osp.join(work_dir, 'epoch_1.pth'), '--work-dir',
         str(tmp_path / 'detector_test'), '--out', out, '--cfg-options',
@@ -297,7 +289,7 @@ def test_detector_on_an_exported_resnet50_subnet(tmp_path):
             module.running_var.uniform_(0.5, 1.5)
     source = str(tmp_path / 'resnet50.pth')
     torch.save(dict(state_dict=classifier.state_dict()), source)
-    exporter = load_tool(osp.join('model_converters', 'export_subnet'))
+    exporter = load_tool('tools/model_converters/export_subnet.py')
     _, exported = exporter.export_subnet(
         classifier_cfg, source, '3,3,4,3', str(tmp_path / 'subnets'),
         recalibration_images=0)
@@ -313,7 +305,7 @@ def test_detector_on_an_exported_resnet50_subnet(tmp_path):
     data_root = str(tmp_path / 'coco')
     write_coco(data_root, 'train', num_images=2, seed=1)
     write_coco(data_root, 'val', num_images=2, seed=2)
-    det_train = load_tool('det_train')
+    det_train = load_tool('tools/det_train.py')
     args = det_train.parse_args([
         osp.join(ROOT, 'configs', 'mmdet',
                  'faster-rcnn_r50-stim-subnet-3343_fpn_1x_coco.py'),
@@ -382,7 +374,7 @@ def test_mask_rcnn_on_a_stimulative_convnext(tmp_path):
     for split, seed in (('train', 1), ('val', 2)):
         add_box_masks(write_coco(data_root, split, num_images=2, seed=seed))
     channels = TINY_CONVNEXT['channels']
-    det_train = load_tool('det_train')
+    det_train = load_tool('tools/det_train.py')
     args = det_train.parse_args([
         osp.join(ROOT, 'configs', 'mmdet',
                  'mask-rcnn_convnext-t-p4-w7-stim-in1k-pre_fpn_amp-ms-crop-'

@@ -1,6 +1,5 @@
 # Copyright (c) mmstim contributors. All rights reserved.
 """tools/model_converters/export_subnet.py: exact, plain and refusing."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -9,7 +8,8 @@ import sys
 
 import pytest
 import torch
-from helpers import tiny_data_options, top1_accuracy, write_tiny_fashion_mnist
+from helpers import (load_tool, tiny_data_options, top1_accuracy,
+                     write_tiny_fashion_mnist)
 from mmengine.config import Config
 from mmengine.runner import Runner
 from mmpretrain.models import ImageClassifier
@@ -25,12 +25,8 @@ STPP = osp.join(REPO, 'configs', 'fashion_mnist',
 MASK = '101,1011,110101'  # kept depths 2, 3, 4 of (3, 4, 6); not prefixes
 
 
-def load_tool():
-    path = osp.join(REPO, 'tools', 'model_converters', 'export_subnet.py')
-    spec = importlib.util.spec_from_file_location('export_subnet', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def export_tool():
+    return load_tool('tools/model_converters/export_subnet.py')
 
 
 def build(cfg):
@@ -69,7 +65,7 @@ def source(tmp_path_factory):
 
 @pytest.mark.parametrize('subnet, images', [(MASK, 16), ('1,2,6', 0)])
 def test_exported_logits_equal_the_subnet(source, tmp_path, subnet, images):
-    tool = load_tool()
+    tool = export_tool()
     config, checkpoint = tool.export_subnet(
         source['config'], source['checkpoint'], subnet, str(tmp_path),
         recalibration_images=images, seed=3)
@@ -110,7 +106,7 @@ def test_exported_logits_equal_the_subnet(source, tmp_path, subnet, images):
 
 
 def test_exported_config_runs_with_test_tools_and_apis(source, tmp_path):
-    tool = load_tool()
+    tool = export_tool()
     config, checkpoint = tool.export_subnet(
         source['config'], source['checkpoint'], MASK, str(tmp_path), 16)
     exported = build(Config.fromfile(config))
@@ -144,14 +140,14 @@ def test_exported_config_runs_with_test_tools_and_apis(source, tmp_path):
 ])
 def test_bad_subnets_write_nothing(source, tmp_path, subnet, message):
     out_dir = str(tmp_path / 'out')
-    code = load_tool().main([source['config'], source['checkpoint'],
-                             '--subnet', subnet, '--out-dir', out_dir])
+    code = export_tool().main([source['config'], source['checkpoint'],
+                               '--subnet', subnet, '--out-dir', out_dir])
     assert code == 2
     assert not osp.exists(out_dir)
 
 
 def test_refusals_name_the_problem(source, tmp_path, capsys):
-    tool = load_tool()
+    tool = export_tool()
     with pytest.raises(ValueError, match='stage 1 keeps 5 blocks'):
         tool.export_subnet(source['config'], source['checkpoint'], '3,5,6',
                            str(tmp_path))

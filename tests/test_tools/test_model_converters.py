@@ -1,32 +1,20 @@
 # Copyright (c) mmstim contributors. All rights reserved.
 import hashlib
-import importlib.util
 import os.path as osp
 import re
 
 import pytest
 import torch
 import torchvision
+from helpers import load_tool
 from mmdet.models.backbones import ResNet as DetResNet
 from mmengine.logging import HistoryBuffer
 from mmpretrain.models import ImageClassifier
 
 from mmstim import __version__
 
-TOOLS = osp.join(
-    osp.dirname(__file__), '..', '..', 'tools', 'model_converters')
-
-
-def load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(TOOLS, f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-publish_model = load_tool('publish_model')
-extract_backbone = load_tool('extract_backbone')
+publish_model = load_tool('tools/model_converters/publish_model.py')
+extract_backbone = load_tool('tools/model_converters/extract_backbone.py')
 
 
 def classifier(backbone_type: str = 'ResNet',

@@ -33,22 +33,8 @@ from mmstim.analysis import (evaluate_subnets, mean_subnet_accuracy,
 from mmstim.analysis.cli import add_run_args, load_runs, write_outputs
 from mmstim.analysis.cost import (add_subnet_costs, add_subnet_latency,
                                   mark_pareto_optimal, processor_name)
+from mmstim.analysis.plot import X_AXES, plot_subnets
 from mmstim.engine import build_subnet_sampler
-
-#: x axes of the plot: label, value of a result, cost axis of its Pareto
-#: flags (None: not a cost, no front).
-X_AXES = {
-    'depth': ('kept blocks', lambda e: e['kept_blocks'], None),
-    'params': ('parameters (millions)', lambda e: e['params'] / 1e6,
-               'params'),
-    'macs': ('MMACs per image', lambda e: e['macs'] / 1e6, 'macs'),
-    'flops': ('MFLOPs per image (2 x MACs)', lambda e: 2 * e['macs'] / 1e6,
-              'macs'),
-}
-#: The accuracies plotted: key, marker, face colour (None: the series'),
-#: line style and legend suffix.
-SERIES = (('top1', 'o', None, '-', ''),
-          ('top1_recalibrated', 's', 'none', '--', ', BN recal.'))
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -128,76 +114,6 @@ def latency_batches(shape, args) -> list:
     ]
 
 
-def x_axis(x: str, entry: dict) -> tuple:
-    """Label, value and Pareto cost axis of the plot's x, see X_AXES."""
-    if x != 'latency':
-        return X_AXES[x]
-    batch = entry['latency'][0]['batch_size']
-    return (f'median latency at batch {batch} (ms)',
-            lambda e: 1e3 * e['latency'][0]['median_s'], f'latency_b{batch}')
-
-
-def plot(runs: list, x: str = 'depth'):
-    """Accuracy against kept depth or a cost, one series per checkpoint.
-
-    Filled circles are plain accuracies, open squares those after BN
-    re-estimation; a star marks the full network. Against kept depth a
-    line joins the mean accuracy at each x; against a cost a line joins the
-    Pareto-optimal subnets (ringed) of the accuracy they were chosen by.
-    """
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
-    label, value, axis = x_axis(x, runs[0]['subnets'][0])
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    for index, run in enumerate(runs):
-        plot_run(ax, run, value, axis, f'C{index % 10}')
-    ax.scatter([], [], marker='*', s=120, color='white', edgecolors='black',
-               label='full network')
-    if axis is not None:
-        ax.scatter([], [], marker='o', s=110, facecolors='none',
-                   edgecolors='black', label='Pareto-optimal')
-    ax.set_xlabel(label)
-    ax.set_ylabel('top-1 accuracy (%)')
-    ax.set_title('Subnet accuracy' if axis is None else
-                 'Subnet accuracy and cost')
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return fig
-
-
-def plot_run(ax, run: dict, value, axis, color: str) -> None:
-    """One checkpoint's points, and its mean line or Pareto front."""
-    entries = run['subnets']
-    xs = [value(e) for e in entries]
-    for key, marker, face, style, suffix in SERIES:
-        if key not in entries[0]:
-            continue
-        ys = [e[key] for e in entries]
-        ax.scatter(xs, ys, marker=marker, facecolors=face or color,
-                   edgecolors=color, s=28, label=run['label'] + suffix)
-        if axis is None:
-            ax.plot(*mean_line(xs, ys), color=color, linestyle=style,
-                    linewidth=1)
-        elif key == run['pareto_accuracy']:
-            front = sorted((x, y) for x, y, e in zip(xs, ys, entries)
-                           if e['pareto'][axis])
-            ax.plot(*zip(*front), color=color, linestyle=style, marker='o',
-                    markersize=10, markerfacecolor='none', linewidth=1.2)
-    ax.scatter([xs[0]], [entries[0]['top1']], marker='*', s=220,
-               color=color, edgecolors='black', zorder=3)
-
-
-def mean_line(xs: list, ys: list) -> tuple:
-    """The distinct xs, sorted, and the mean y at each."""
-    groups = {}
-    for x, y in zip(xs, ys):
-        groups.setdefault(x, []).append(y)
-    means = sorted((k, sum(v) / len(v)) for k, v in groups.items())
-    return tuple(zip(*means))
-
-
 def print_table(runs: list) -> None:
     """The markdown table: costs, accuracies and Pareto axes per subnet."""
     sizes = [t['batch_size'] for t in runs[0]['subnets'][0].get('latency', [])]
@@ -242,7 +158,7 @@ def main(argv=None) -> int:
             timing="median of time.perf_counter around model(inputs, "
             "mode='tensor'), eval mode, torch.no_grad(), seeded random "
             'inputs of the test data shape')
-    write_outputs(args, settings, results, plot(results, args.x))
+    write_outputs(args, settings, results, plot_subnets(results, args.x))
     return 0
 
 

@@ -8,6 +8,9 @@ and with BN re-estimation. Finished runs are skipped; a run whose work dir
 holds ``training.json`` next to its last checkpoint is evaluated from it
 without training again. Means ± std use the seeds finished for every method.
 ``--merge`` adds runs made elsewhere; ``--quick`` is a smoke test.
+``--stage-blocks`` trains another depth of the same network from scratch
+(e.g. ``1 1 1`` for the architecture of the shallowest subnet), to compare
+with the subnets of the ResNet-14 runs.
 """
 import argparse
 import functools
@@ -57,6 +60,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     add('--quick', action='store_true',
         help='smoke test: 1 epoch, 256 train and test images, seed 0')
     add('--force', action='store_true', help='rerun finished runs too')
+    add('--stage-blocks', type=int, nargs='+', metavar='N',
+        help='blocks per stage of the trained network (AnyDepthResNet with '
+        "the configs' ResNet_CIFAR blocks); default: the configs' 2 2 2")
     add('--data-root', default=osp.join(REPO, 'data', 'fashion_mnist'))
     add('--work-dir',
         default=osp.join(REPO, 'work_dirs', 'benchmark_accuracy'))
@@ -98,7 +104,8 @@ def run_settings(args: argparse.Namespace, method: str) -> dict:
         epochs=args.epochs, train_size=args.train_size or TRAIN_IMAGES,
         test_size=args.test_size or TEST_IMAGES,
         recalibration_images=args.recalibration_images, subnet_rule=RULE,
-        config_digest=config_digest(config_path(method)))
+        config_digest=config_digest(config_path(method)),
+        **({'stage_blocks': args.stage_blocks} if args.stage_blocks else {}))
 
 
 def is_current(run: dict, args: argparse.Namespace, method: str) -> bool:
@@ -116,6 +123,11 @@ def run_config(args: argparse.Namespace, method: str, seed: int) -> Config:
     cfg.param_scheduler.T_max = args.epochs
     cfg.default_hooks.checkpoint.interval = args.epochs
     cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None
+    if args.stage_blocks:
+        backbone = cfg.model.backbone
+        cfg.model.backbone = dict(
+            backbone, type='AnyDepthResNet', arch=backbone.type,
+            stage_blocks=args.stage_blocks)
     for key, size in (('train_dataloader', args.train_size),
                       ('test_dataloader', args.test_size)):
         cfg[key].dataset.data_root = args.data_root
@@ -191,9 +203,12 @@ def train_and_evaluate(args: argparse.Namespace, method: str,
             train_time_s=time.time() - train_start, device=device_name(),
             checkpoint=checkpoint, finished_at=now())
         dump_atomic(training, record)
+    # A network of one block per stage has no subnet under the rule.
+    subnets = dict(subnets=[]) if set(args.stage_blocks or []) == {1} else {}
     results, _ = evaluate_subnets(
         cfg, checkpoint=checkpoint if trained else None, runner=runner,
-        rule=RULE, seed=seed, recalibration_images=args.recalibration_images)
+        rule=RULE, seed=seed, recalibration_images=args.recalibration_images,
+        **subnets)
     keys = ('depths', 'top1', 'top1_recalibrated')
     return dict(
         method=method, seed=seed,
@@ -339,6 +354,13 @@ def table(header: List[str], rows: List[List[str]]) -> List[str]:
     return lines[:1] + ['|' + '---|' * len(header)] + lines[1:]
 
 
+def network_name(stage_blocks: Optional[List[int]]) -> str:
+    """The trained network in words, e.g. 'ResNet-14 (2-2-2 basic blocks)'."""
+    blocks = stage_blocks or [2, 2, 2]
+    return (f'ResNet-{2 * sum(blocks) + 2} '
+            f'({"-".join(map(str, blocks))} basic blocks per stage)')
+
+
 def markdown(summary: dict, args: argparse.Namespace) -> str:
     """The summary as markdown: accuracies, then training times."""
     seeds, methods = summary['seeds_common_to_all_methods'], summary['methods']
@@ -355,7 +377,7 @@ def markdown(summary: dict, args: argparse.Namespace) -> str:
     epochs, first = args.epochs, next(iter(methods.values()))
     lines = [
         '## Fashion-MNIST accuracy benchmark', '',
-        f'ResNet-14 (3 stages of 2 basic blocks), {epochs} '
+        f'{network_name(args.stage_blocks)}, {epochs} '
         f'epoch{"s" if epochs != 1 else ""} on {first["train_size"]} '
         f'training images, top-1 on {first["test_size"]} test images. Mean ± '
         f'std over the {len(seeds)} seed(s) finished for every method '

@@ -31,7 +31,9 @@ class SubnetTestLoop(TestLoop):
     stage such as ``1-2-2``, or ``mask_110-10`` for keep-masks), the
     re-estimated ones under ``<name>/recal/``, and the means over the proper
     subnets under ``mean_subnet/``. The per-subnet table is logged, and
-    kept in :attr:`results`.
+    kept in :attr:`results`. As in MMEngine's ``TestLoop``, hooks see
+    ``before_test_iter`` and ``after_test_iter`` for every batch, here of
+    every pass (a subnet, then the subnet with re-estimated statistics).
 
     Works for plain ``ImageClassifier`` baselines as for stimulatively
     trained networks. Use it with ``tools/test.py CONFIG CKPT --cfg-options
@@ -140,12 +142,17 @@ class SubnetTestLoop(TestLoop):
     def evaluate(self) -> dict:
         """The evaluator's metrics of the network as it runs now."""
         self.runner.model.eval()
-        for data_batch in self.dataloader:
+        for idx, data_batch in enumerate(self.dataloader):
+            self.runner.call_hook(
+                'before_test_iter', batch_idx=idx, data_batch=data_batch)
             with torch.autocast(
                     self.model.data_preprocessor.device.type,
                     enabled=self.fp16):
                 outputs = self.runner.model.test_step(data_batch)
             self.evaluator.process(data_samples=outputs, data_batch=data_batch)
+            self.runner.call_hook(
+                'after_test_iter', batch_idx=idx, data_batch=data_batch,
+                outputs=outputs)
         return self.evaluator.evaluate(len(self.dataloader.dataset))
 
 

@@ -1,0 +1,103 @@
+# Copyright (c) mmstim contributors. All rights reserved.
+"""The subnet plot: accuracy against kept blocks or a cost, per checkpoint."""
+from typing import Callable, Optional, Sequence, Tuple
+
+Value = Callable[[dict], float]
+
+#: x axes of the plot: label, value of a result, cost axis of its Pareto
+#: flags (None: not a cost, no front).
+X_AXES = {
+    'depth': ('kept blocks', lambda e: e['kept_blocks'], None),
+    'params': ('parameters (millions)', lambda e: e['params'] / 1e6,
+               'params'),
+    'macs': ('MMACs per image', lambda e: e['macs'] / 1e6, 'macs'),
+    'flops': ('MFLOPs per image (2 x MACs)', lambda e: 2 * e['macs'] / 1e6,
+              'macs'),
+}
+#: The accuracies plotted: key, marker, face colour (None: the series'),
+#: line style and legend suffix.
+SERIES = (('top1', 'o', None, '-', ''),
+          ('top1_recalibrated', 's', 'none', '--', ', BN recal.'))
+
+
+def x_axis(x: str, entry: dict) -> Tuple[str, Value, Optional[str]]:
+    """Label, value and Pareto cost axis of the plot's x, see X_AXES."""
+    if x != 'latency':
+        return X_AXES[x]
+    batch = entry['latency'][0]['batch_size']
+    return (f'median latency at batch {batch} (ms)',
+            lambda e: 1e3 * e['latency'][0]['median_s'], f'latency_b{batch}')
+
+
+def plot_subnets(runs: Sequence[dict], x: str = 'depth'):
+    """Accuracy against kept depth or a cost, one series per checkpoint.
+
+    Filled circles are plain accuracies, open squares those after BN
+    re-estimation; a star marks the full network. Against kept depth a
+    line joins the mean accuracy at each x; against a cost a line joins the
+    Pareto-optimal subnets (ringed) of the accuracy they were chosen by.
+
+    Args:
+        runs (Sequence[dict]): One per checkpoint: ``label`` and
+            ``subnets``, the results of :func:`evaluate_subnets` (full
+            network first); on a cost axis also the costs, the ``pareto``
+            flags and ``pareto_accuracy`` of
+            :func:`mmstim.analysis.cost.mark_pareto_optimal`.
+        x (str): A key of :data:`X_AXES` or ``'latency'``.
+            Defaults to ``'depth'``.
+
+    Returns:
+        matplotlib.figure.Figure: The figure.
+    """
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    label, value, axis = x_axis(x, runs[0]['subnets'][0])
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    for index, run in enumerate(runs):
+        plot_run(ax, run, value, axis, f'C{index % 10}')
+    ax.scatter([], [], marker='*', s=120, color='white', edgecolors='black',
+               label='full network')
+    if axis is not None:
+        ax.scatter([], [], marker='o', s=110, facecolors='none',
+                   edgecolors='black', label='Pareto-optimal')
+    ax.set_xlabel(label)
+    ax.set_ylabel('top-1 accuracy (%)')
+    ax.set_title('Subnet accuracy' if axis is None else
+                 'Subnet accuracy and cost')
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_run(ax, run: dict, value: Value, axis: Optional[str],
+             color: str) -> None:
+    """One checkpoint's points, and its mean line or Pareto front."""
+    entries = run['subnets']
+    xs = [value(e) for e in entries]
+    for key, marker, face, style, suffix in SERIES:
+        if key not in entries[0]:
+            continue
+        ys = [e[key] for e in entries]
+        ax.scatter(xs, ys, marker=marker, facecolors=face or color,
+                   edgecolors=color, s=28, label=run['label'] + suffix)
+        if axis is None:
+            ax.plot(*mean_line(xs, ys), color=color, linestyle=style,
+                    linewidth=1)
+        elif key == run['pareto_accuracy']:
+            front = sorted((x, y) for x, y, e in zip(xs, ys, entries)
+                           if e['pareto'][axis])
+            ax.plot(*zip(*front), color=color, linestyle=style, marker='o',
+                    markersize=10, markerfacecolor='none', linewidth=1.2)
+    ax.scatter([xs[0]], [entries[0]['top1']], marker='*', s=220,
+               color=color, edgecolors='black', zorder=3)
+
+
+def mean_line(xs: Sequence[float], ys: Sequence[float]) -> tuple:
+    """The distinct xs, sorted, and the mean y at each."""
+    groups = {}
+    for x, y in zip(xs, ys):
+        groups.setdefault(x, []).append(y)
+    means = sorted((k, sum(v) / len(v)) for k, v in groups.items())
+    return tuple(zip(*means))
