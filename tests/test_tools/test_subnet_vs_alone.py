@@ -1,0 +1,99 @@
+# Copyright (c) mmstim contributors. All rights reserved.
+"""tools/analysis/subnet_vs_alone.py: the table from benchmark results."""
+import json
+import os.path as osp
+
+import pytest
+from helpers import REPO, load_tool
+
+tool = load_tool('tools/analysis/subnet_vs_alone.py')
+BASELINE = osp.join(REPO, 'configs', 'fashion_mnist',
+                    'resnet14_baseline_fashion-mnist.py')
+
+# MACs of the Fashion-MNIST ResNet-14 on one 1x28x28 image, by hand: a
+# convolution costs H_out * W_out * C_out * C_in * k * k.
+STEM = 28 * 28 * 16 * 1 * 9
+BLOCK_16 = 2 * 28 * 28 * 16 * 16 * 9  # two 3x3 convs, 16 channels, 28x28
+DOWN_32 = 14 * 14 * 32 * (16 * 9 + 32 * 9 + 16)  # stride 2, 1x1 projection
+BLOCK_32 = 2 * 14 * 14 * 32 * 32 * 9
+DOWN_64 = 7 * 7 * 64 * (32 * 9 + 64 * 9 + 32)
+BLOCK_64 = 2 * 7 * 7 * 64 * 64 * 9
+FC = 64 * 10
+FULL = STEM + 2 * BLOCK_16 + DOWN_32 + BLOCK_32 + DOWN_64 + BLOCK_64 + FC
+
+
+def test_compute_units_are_mac_ratios_by_hand():
+    units = tool.compute_units(BASELINE, [[1, 1, 1], [2, 2, 1]])
+    assert units['1-1-1'] == pytest.approx(
+        (STEM + BLOCK_16 + DOWN_32 + DOWN_64 + FC) / FULL, rel=1e-9)
+    assert units['2-2-1'] == pytest.approx(
+        (FULL - BLOCK_64) / FULL, rel=1e-9)
+    assert units['stpp'] > units['1-1-1'] + 1  # the full network and more
+
+
+def subnet_entry(depths, top1, recal):
+    return dict(depths=depths, top1=top1, top1_recalibrated=recal)
+
+
+def benchmark_results(tmp_path):
+    """Hand-made results: two methods, two seeds; 1-1-1 trained alone on
+    seeds 0, 1 and 2 (seed 2 is not common, so it is left out)."""
+    runs = {
+        method: {
+            str(seed): dict(train_time_s=600.0 * (seed + 1) * (
+                2 if method == 'stpp' else 1), subnets=[
+                    subnet_entry([2, 2, 2], 93.0, 93.1),
+                    subnet_entry([1, 1, 1], 50.0 + seed, offset + seed)])
+            for seed in (0, 1)
+        } for method, offset in (('baseline', 60.0), ('stpp', 90.0))
+    }
+    subnets = dict(runs=runs, methods=dict(baseline=dict(
+        config='configs/fashion_mnist/resnet14_baseline_fashion-mnist.py')))
+    alone = dict(runs=dict(baseline={
+        str(seed): dict(
+            top1=88.0 + 2 * seed, train_time_s=300.0,
+            settings=dict(stage_blocks=[1, 1, 1]),
+            subnets=[subnet_entry([1, 1, 1], 88.0 + 2 * seed, 87.0)])
+        for seed in (0, 1, 2)}))
+    paths = [str(tmp_path / name) for name in ('full.json', 'alone.json')]
+    for path, data in zip(paths, (subnets, alone)):
+        with open(path, 'w') as f:
+            json.dump(data, f)
+    return paths
+
+
+def test_comparison_table_from_results(tmp_path, capsys):
+    full, alone = benchmark_results(tmp_path)
+    out_json = str(tmp_path / 'out.json')
+    assert tool.main(['--subnets-json', full, '--alone-json', alone,
+                      '--out-json', out_json]) == 0
+    with open(out_json) as f:
+        result = json.load(f)
+    assert result['seeds'] == [0, 1]
+    row = result['architectures']['1-1-1']
+    assert row['alone']['top1'] == dict(mean=89.0, std=2 ** 0.5, n=2)
+    assert row['alone']['top1_recalibrated']['mean'] == 87.0
+    assert row['alone']['train_minutes']['mean'] == 5.0
+    assert row['stpp']['top1_recalibrated'] == dict(
+        mean=90.5, std=0.5 ** 0.5, n=2)
+    assert row['baseline']['top1']['mean'] == 50.5
+    assert result['full_runs']['train_minutes']['stpp']['mean'] == 30.0
+    assert result['full_runs']['compute']['baseline'] == 1.0
+    table = capsys.readouterr().out
+    assert '| 1-1-1 | 89.00 ± 1.41 | 87.00 ± 0.00 | 60.50 ± 0.71 | ' \
+        '90.50 ± 0.71 |' in table
+    with open(str(tmp_path / 'out.md')) as f:
+        assert f.read() in table
+
+
+def test_no_common_seed_is_an_error(tmp_path, capsys):
+    full, alone = benchmark_results(tmp_path)
+    with open(alone) as f:
+        data = json.load(f)
+    data['runs']['baseline'] = {'2': data['runs']['baseline']['2']}
+    with open(alone, 'w') as f:
+        json.dump(data, f)
+    assert tool.main(['--subnets-json', full, '--alone-json', alone,
+                      '--out-json', str(tmp_path / 'o.json')]) == 2
+    assert 'no seed is finished in every results file' in \
+        capsys.readouterr().err
