@@ -295,3 +295,194 @@ def test_missing_data_is_a_clear_error(tool, tmp_path, capsys):
     assert code == 2
     assert 'prepare_fashion_mnist' in capsys.readouterr().err
     assert not (tmp_path / 'r.json').exists()
+
+
+def image_indices(dataset, reference):
+    """The indices in ``reference`` of a data set's images, in order."""
+    def images(data):
+        return [data.get_data_info(i)['img'].tobytes()
+                for i in range(len(data))]
+
+    where = {image: i for i, image in enumerate(images(reference))}
+    assert len(where) == len(reference)  # the noisy images are distinct
+    return [where[image] for image in images(dataset)]
+
+
+@pytest.fixture
+def holdout_data(tmp_path):
+    data_root = tmp_path / 'fashion_mnist'
+    data_root.mkdir()
+    write_tiny_fashion_mnist(str(data_root), num_train=40, num_test=10)
+    return str(data_root)
+
+
+@pytest.mark.parametrize('train_size', [0, 20])
+def test_holdout_evaluates_the_last_training_images(
+        tool, holdout_data, tmp_path, train_size):
+    from mmpretrain.datasets import FashionMNIST
+    args = tool.parse_args([
+        '--quick', '--holdout', '10', '--train-size', str(train_size),
+        '--data-root', holdout_data, '--work-dir', str(tmp_path / 'w')])
+    cfg = tool.run_config(args, 'stpp', 0)
+    full = FashionMNIST(data_root=holdout_data, split='train')
+    assert len(full) == 40 == tool.num_images(holdout_data)
+    held_out = FashionMNIST(**{
+        k: v for k, v in cfg.test_dataloader.dataset.items() if k != 'type'})
+    train = FashionMNIST(**{
+        k: v for k, v in cfg.train_dataloader.dataset.items() if k != 'type'})
+    assert image_indices(held_out, full) == list(range(30, 40))
+    assert image_indices(train, full) == list(range(train_size or 30))
+    assert not set(image_indices(held_out, full)) & set(
+        image_indices(train, full))
+    # evaluated with the test pipeline, trained with augmentation
+    assert cfg.test_dataloader.dataset.pipeline == [dict(type='PackInputs')]
+    assert cfg.train_dataloader.dataset.pipeline[0].type == 'RandomCrop'
+    settings = tool.run_settings(args, 'stpp')
+    assert settings['holdout'] == 10 and 'test_size' not in settings
+    assert settings['train_size'] == (train_size or tool.TRAIN_IMAGES - 10)
+    assert tool.evaluation_split(args) == 'validation: last 10 training images'
+    # a validation run is never the test run of the same training
+    test_args = tool.parse_args(['--quick', '--train-size', str(train_size)])
+    assert not tool.is_current(dict(settings=settings), test_args, 'stpp')
+    assert tool.evaluation_split(test_args) == 'test'
+    assert 'holdout' not in tool.run_settings(test_args, 'stpp')
+
+
+def test_holdout_errors(tool, holdout_data, tmp_path, capsys):
+    out = tmp_path / 'r.json'
+    common = ['--quick', '--data-root', holdout_data, '--out-json', str(out)]
+    # quick trains on 256 images; 40 - 10 are left
+    assert tool.main(common + ['--holdout', '10']) == 2
+    assert '--holdout 10 leaves 30 training images' in capsys.readouterr().err
+    assert tool.main(common + ['--holdout', '40', '--train-size', '0']) == 2
+    assert 'leaves 0 training images' in capsys.readouterr().err
+    assert not out.exists()
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--holdout', '10', '--test-size', '100'])
+    assert '--test-size picks test images' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--holdout', '10000', '--train-size', '50001'])
+    assert 'more than the 50000 training images' in capsys.readouterr().err
+
+
+def test_set_overrides_configs_settings_and_work_dirs(tool, tmp_path):
+    args = tool.parse_args([
+        '--methods', 'baseline', 'droppath', '--work-dir', str(tmp_path),
+        '--set', 'droppath:model.backbone.drop_path_rate=0.05',
+        'model.head.init_cfg.std=0.2'])
+    droppath = tool.run_config(args, 'droppath', 1)
+    baseline = tool.run_config(args, 'baseline', 1)
+    assert droppath.model.backbone.drop_path_rate == 0.05
+    assert tool.recipe(droppath)['drop_path_rate'] == 0.05
+    assert 'drop_path_rate' not in baseline.model.backbone
+    assert droppath.model.head.init_cfg.std == 0.2
+    assert baseline.model.head.init_cfg.std == 0.2
+    assert tool.run_settings(args, 'droppath')['overrides'] == {
+        'model.backbone.drop_path_rate': 0.05, 'model.head.init_cfg.std': 0.2}
+    assert tool.run_settings(args, 'baseline')['overrides'] == {
+        'model.head.init_cfg.std': 0.2}
+    assert droppath.work_dir == str(
+        tmp_path / 'droppath' /
+        'model.backbone.drop_path_rate=0.05,model.head.init_cfg.std=0.2' /
+        'seed1')
+    # without overrides: the config's value, the plain settings and folder
+    plain = tool.parse_args(['--work-dir', str(tmp_path)])
+    assert tool.run_config(plain, 'droppath', 1).model.backbone[
+        'drop_path_rate'] == 0.1
+    assert 'overrides' not in tool.run_settings(plain, 'droppath')
+    assert tool.run_dir(plain, 'droppath', 1) == str(
+        tmp_path / 'droppath' / 'seed1')
+    assert not tool.is_current(
+        dict(settings=tool.run_settings(plain, 'droppath')), args,
+        'droppath')
+    # a key set for one method wins over the same key set for all
+    both = tool.parse_args(['--set', 'model.head.init_cfg.std=0.2',
+                            'baseline:model.head.init_cfg.std=0.3'])
+    assert tool.method_overrides(both, 'baseline') == {
+        'model.head.init_cfg.std': 0.3}
+    assert tool.method_overrides(both, 'stpp') == {
+        'model.head.init_cfg.std': 0.2}
+
+
+def test_set_unknown_key_is_a_clear_error(tool, tmp_path, capsys):
+    out = tmp_path / 'r.json'
+    code = tool.main(['--methods', 'stpp', 'baseline', '--out-json', str(out),
+                      '--set', 'model.distill_loss.amplitude=2.0',
+                      '--merge', str(tmp_path / 'unused.json')])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--set model.distill_loss.amplitude: the baseline config" in err
+    assert 'resnet14_baseline_fashion-mnist.py' in err
+    assert not out.exists()
+    with pytest.raises(ValueError, match=r"droppath config .* no "
+                       r"'model.backbone.drop_rate'"):
+        tool.method_config(tool.parse_args(
+            ['--set', 'model.backbone.drop_rate=0.1']), 'droppath')
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--methods', 'baseline', '--set',
+                         'stpp:model.distill_loss.amplitude=2.0'])
+    assert "'stpp' is not one of the compared methods" in (
+        capsys.readouterr().err)
+
+
+def test_validation_run_then_test_evaluation_of_the_same_training(
+        tool, holdout_data, tmp_path, capsys, monkeypatch):
+    common = ['--quick', '--methods', 'baseline', 'stpp', '--train-size',
+              '30', '--data-root', holdout_data, '--work-dir',
+              str(tmp_path / 'w'), '--recalibration-images', '8', '--set',
+              'stpp:model.distill_loss.amplitude=2.0']
+    val_json, test_json = tmp_path / 'val.json', tmp_path / 'test.json'
+    # on validation: the full network and 2 subnets drawn with the seed
+    validation = common + ['--holdout', '10', '--subnets', '3']
+    assert tool.main(validation + ['--out-json', str(val_json)]) == 0
+    capsys.readouterr()
+    val = json.loads(val_json.read_text())
+    assert val['evaluated_split'] == 'validation: last 10 training images'
+    assert val['tuning']['evaluated_split'] == val['evaluated_split']
+    assert 'test images are not used' in val['tuning']['test_set']
+    assert 'model.distill_loss.amplitude=2.0' in val['tuning']['tuned']
+    stpp = val['runs']['stpp']['0']
+    assert (stpp['train_images'], stpp['test_images']) == (30, 10)
+    assert stpp['settings']['holdout'] == 10
+    assert stpp['settings']['subnets'] == 3 and len(stpp['subnets']) == 3
+    assert stpp['settings']['overrides'] == {
+        'model.distill_loss.amplitude': 2.0}
+    assert stpp['recipe']['distill_loss']['amplitude'] == 2.0
+    assert 'overrides' not in val['runs']['baseline']['0']['settings']
+    assert val['methods']['stpp']['overrides'] == {
+        'model.distill_loss.amplitude': 2.0}
+    table = val_json.with_suffix('.md').read_text()
+    assert 'top-1 on 10 validation images (the last 10 training images' in (
+        table)
+    assert 'Config overrides (`--set`): stpp: ' in table
+    assert 'the ST++ KL- amplitude is 2.0 (set by --set)' in table
+
+    # the test evaluation reuses the training: nothing is trained again
+    def no_training(runner):
+        raise AssertionError('a finished training was started again')
+
+    monkeypatch.setattr(tool.Runner, 'train', no_training)
+    assert tool.main(common + ['--out-json', str(test_json)]) == 0
+    output = capsys.readouterr().out
+    assert output.count('its training finished') == 2
+    test = json.loads(test_json.read_text())
+    assert test['evaluated_split'] == 'test'
+    for method in ('baseline', 'stpp'):
+        run, val_run = test['runs'][method]['0'], val['runs'][method]['0']
+        assert (run['train_images'], run['test_images']) == (30, 10)
+        assert run['checkpoint'] == val_run['checkpoint']
+        assert run['train_time_s'] == val_run['train_time_s']
+        assert len(run['subnets']) == 8  # all of them
+        assert run['settings'] == dict(
+            {k: v for k, v in val_run['settings'].items()
+             if k not in ('holdout', 'subnets')}, test_size=256)  # quick
+    assert 'test images' in test_json.with_suffix('.md').read_text()
+    # the validation numbers are those of the checkpoint on the held-out
+    # images
+    results, _ = evaluate_subnets(
+        tool.run_config(tool.parse_args(validation), 'stpp', 0),
+        checkpoint=stpp['checkpoint'], rule='default', seed=0,
+        recalibration_images=8, subnets=3)
+    assert results[0]['full']
+    assert [{k: r[k] for k in ('depths', 'top1', 'top1_recalibrated')}
+            for r in results] == stpp['subnets']

@@ -11,6 +11,14 @@ without training again. Means ± std use the seeds finished for every method.
 ``--stage-blocks`` trains another depth of the same network from scratch
 (e.g. ``1 1 1`` for the architecture of the shallowest subnet), to compare
 with the subnets of the ResNet-14 runs.
+
+``--holdout N`` keeps the last N training images out of training and
+evaluates on them (test pipeline) instead of on the test images, so that
+choices can be made without the test set. ``--set`` overrides config values
+of every method (``KEY=VALUE``) or of one (``METHOD:KEY=VALUE``); runs with
+overrides train in their own folder under the method's work dir. A run's
+training is reused whatever split it is evaluated on, so the final test
+evaluation of a validation run's settings trains nothing.
 """
 import argparse
 import functools
@@ -20,15 +28,16 @@ import os
 import os.path as osp
 import platform
 import re
+import struct
 import sys
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import List, Optional, Union
+from typing import Any, List, Optional, Union
 
 import numpy as np
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.fileio import dump, load, put_text
 from mmengine.runner import Runner
 
@@ -44,6 +53,10 @@ QUICK = dict(epochs=1, seeds=[0], train_size=256, test_size=256,
              recalibration_images=256, num_workers=0)
 TRAIN_IMAGES, TEST_IMAGES = 60000, 10000
 TRAINING_RECORD = 'training.json'  # written next to a run's last checkpoint
+# Settings that change the evaluation, not the training: a training record
+# that differs from a run's settings only in these is reused.
+EVALUATION_SETTINGS = ('test_size', 'holdout', 'recalibration_images',
+                       'subnet_rule', 'subnets')
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -55,6 +68,16 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     add('--seeds', type=int, nargs='+', help='default 0 1 2 (quick: 0)')
     add('--train-size', type=int, help='first N training images; 0: all')
     add('--test-size', type=int, help='first N test images; 0: all')
+    add('--holdout', type=int, default=0, metavar='N',
+        help='hold the last N training images out of training and evaluate '
+        'on them instead of the test images; default 0: the test images')
+    add('--set', nargs='+', action=DictAction, default={},
+        metavar='[METHOD:]KEY=VALUE',
+        help="config overrides, e.g. model.backbone.drop_path_rate=0.05: of "
+        "every method's config, or of one with a METHOD: prefix")
+    add('--subnets', type=int, metavar='N',
+        help='evaluate the full network and N - 1 subnets of the rule drawn '
+        "with the run's seed (1: the full network only); default: all")
     add('--recalibration-images', type=int,
         help='training images to re-estimate BN on per subnet; default 2000')
     add('--quick', action='store_true',
@@ -77,9 +100,28 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         default=osp.join(REPO, 'benchmarks', 'results', 'fashion_mnist.json'))
     add('--out-md', help='markdown table; default: --out-json with .md')
     args = parser.parse_args(argv)
+    if args.subnets is not None and args.subnets < 1:
+        parser.error(f'--subnets must be at least 1, got {args.subnets}')
+    if not 0 <= args.holdout < TRAIN_IMAGES:
+        parser.error(f'--holdout must be in [0, {TRAIN_IMAGES}), '
+                     f'got {args.holdout}')
+    if args.holdout and args.test_size is not None:
+        parser.error('--test-size picks test images; with --holdout the '
+                     'held-out training images are evaluated')
+    if args.holdout and (args.train_size or 0) > TRAIN_IMAGES - args.holdout:
+        parser.error(f'--train-size {args.train_size} is more than the '
+                     f'{TRAIN_IMAGES - args.holdout} training images before '
+                     f'the {args.holdout} held out')
+    for key in args.set:
+        scope = key.rpartition(':')[0]
+        if scope and scope not in args.methods:
+            parser.error(f'--set {key}: {scope!r} is not one of the '
+                         f'compared methods {args.methods}')
     for key, value in (QUICK if args.quick else FULL).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
+    if args.holdout:
+        args.test_size = 0  # the whole held-out slice is evaluated
     args.out_md = args.out_md or osp.splitext(args.out_json)[0] + '.md'
     return args
 
@@ -98,25 +140,142 @@ def config_digest(path: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def method_overrides(args: argparse.Namespace, method: str) -> dict:
+    """The ``--set`` overrides of a method, without their ``METHOD:``.
+
+    Args:
+        args (argparse.Namespace): The parsed options.
+        method (str): One of :data:`METHODS`.
+
+    Returns:
+        dict: Dotted config keys and values (as JSON stores them), sorted;
+        a key set for the method wins over the same key set for all.
+    """
+    overrides = {}
+    for key, value in sorted(args.set.items(), key=lambda kv: ':' in kv[0]):
+        scope, _, name = key.rpartition(':')
+        if scope in ('', method):
+            overrides[name] = json.loads(json.dumps(value))
+    return dict(sorted(overrides.items()))
+
+
+def method_config(args: argparse.Namespace, method: str) -> Config:
+    """The method's config with its ``--set`` overrides applied.
+
+    Raises:
+        ValueError: When an overridden key is not in the method's config.
+    """
+    cfg = Config.fromfile(config_path(method))
+    overrides = method_overrides(args, method)
+    for key in overrides:
+        node: Any = cfg.to_dict()
+        for part in key.split('.'):
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif (isinstance(node, (list, tuple)) and part.isdigit()
+                  and int(part) < len(node)):
+                node = node[int(part)]
+            else:
+                raise ValueError(
+                    f'--set {key}: the {method} config '
+                    f'({osp.relpath(config_path(method), REPO)}) has no '
+                    f'{key!r}')
+    cfg.merge_from_dict(overrides, allow_list_keys=True)
+    return cfg
+
+
+def evaluation_split(args: argparse.Namespace) -> str:
+    """The images a run is evaluated on, in words."""
+    return (f'validation: last {args.holdout} training images'
+            if args.holdout else 'test')
+
+
 def run_settings(args: argparse.Namespace, method: str) -> dict:
     """What a finished run must share with this invocation to be reused."""
+    overrides = method_overrides(args, method)
+    evaluation = (dict(holdout=args.holdout) if args.holdout else dict(
+        test_size=args.test_size or TEST_IMAGES))
     return dict(
-        epochs=args.epochs, train_size=args.train_size or TRAIN_IMAGES,
-        test_size=args.test_size or TEST_IMAGES,
-        recalibration_images=args.recalibration_images, subnet_rule=RULE,
-        config_digest=config_digest(config_path(method)),
-        **({'stage_blocks': args.stage_blocks} if args.stage_blocks else {}))
+        epochs=args.epochs,
+        train_size=args.train_size or TRAIN_IMAGES - args.holdout,
+        **evaluation, recalibration_images=args.recalibration_images,
+        subnet_rule=RULE, config_digest=config_digest(config_path(method)),
+        **({'stage_blocks': args.stage_blocks} if args.stage_blocks else {}),
+        **({'subnets': args.subnets} if args.subnets else {}),
+        **({'overrides': overrides} if overrides else {}))
 
 
 def is_current(run: dict, args: argparse.Namespace, method: str) -> bool:
-    """Whether a run (or training record) has this invocation's settings."""
+    """Whether a run has this invocation's settings."""
     return run.get('settings') == run_settings(args, method)
 
 
+def trained_alike(record: dict, args: argparse.Namespace,
+                  method: str) -> bool:
+    """Whether a training record's training is this invocation's.
+
+    The settings may differ in :data:`EVALUATION_SETTINGS` only: training on
+    the first M images is the same whether the images after them are held
+    out (``--holdout``) or not.
+    """
+
+    def training(settings: dict) -> dict:
+        return {k: v for k, v in settings.items()
+                if k not in EVALUATION_SETTINGS}
+
+    return training(record.get('settings', {})) == training(
+        run_settings(args, method))
+
+
+def num_images(data_root: str, split: str = 'train') -> int:
+    """The number of images of an idx file (``train`` or ``t10k``)."""
+    with open(osp.join(data_root, f'{split}-images-idx3-ubyte'), 'rb') as f:
+        return struct.unpack('>II', f.read(8))[1]
+
+
+def run_dir(args: argparse.Namespace, method: str, seed: int) -> str:
+    """The work dir of a run; runs with ``--set`` overrides get a subfolder.
+
+    For example ``<work-dir>/stpp/model.distill_loss.amplitude=2.0/seed0``.
+    """
+    tag = ','.join(f'{key}={json.dumps(value)}'
+                   for key, value in method_overrides(args, method).items())
+    tag = re.sub(r'[^\w.,=+-]', '', tag)
+    return osp.join(args.work_dir, method, *([tag] if tag else []),
+                    f'seed{seed}')
+
+
+def held_out_train_size(args: argparse.Namespace) -> int:
+    """``--train-size``, or with ``--holdout`` the images left to train on.
+
+    Raises:
+        ValueError: When the held-out images leave fewer than
+            ``--train-size`` (or none) in the data root.
+    """
+    if not args.holdout:
+        return args.train_size
+    available = num_images(args.data_root) - args.holdout
+    if available <= 0 or args.train_size > available:
+        raise ValueError(
+            f'--holdout {args.holdout} leaves {max(available, 0)} training '
+            f'images in {args.data_root}; --train-size asks for '
+            f'{args.train_size or "all"}')
+    return args.train_size or available
+
+
 def run_config(args: argparse.Namespace, method: str, seed: int) -> Config:
-    """The method's config with the benchmark's overrides (no validation)."""
-    cfg = Config.fromfile(config_path(method))
-    cfg.work_dir = osp.join(args.work_dir, method, f'seed{seed}')
+    """The method's config with the benchmark's overrides (no val loop).
+
+    With ``--holdout N``, training uses the first ``--train-size`` of the
+    first ``T - N`` training images (T in the data root), and the test
+    loader holds the last N training images with the test pipeline.
+
+    Raises:
+        ValueError: For a ``--set`` key the config lacks, or when the
+            held-out images leave fewer than ``--train-size`` to train on.
+    """
+    cfg = method_config(args, method)
+    cfg.work_dir = run_dir(args, method, seed)
     cfg.experiment_name = f'{method}_seed{seed}_{uuid.uuid4().hex[:8]}'
     cfg.randomness = dict(seed=seed)
     cfg.train_cfg.update(max_epochs=args.epochs, val_interval=args.epochs)
@@ -128,8 +287,15 @@ def run_config(args: argparse.Namespace, method: str, seed: int) -> Config:
         cfg.model.backbone = dict(
             backbone, type='AnyDepthResNet', arch=backbone.type,
             stage_blocks=args.stage_blocks)
-    for key, size in (('train_dataloader', args.train_size),
-                      ('test_dataloader', args.test_size)):
+    train_size, test_size = held_out_train_size(args), args.test_size
+    if args.holdout:
+        # MNIST datasets read the training file when test_mode is False;
+        # a negative int is BaseDataset's "last N images".
+        cfg.test_dataloader.dataset = dict(
+            cfg.test_dataloader.dataset, split='train', test_mode=False,
+            indices=-args.holdout)
+    for key, size in (('train_dataloader', train_size),
+                      ('test_dataloader', test_size)):
         cfg[key].dataset.data_root = args.data_root
         if size:
             cfg[key].dataset.indices = size
@@ -188,7 +354,7 @@ def train_and_evaluate(args: argparse.Namespace, method: str,
     checkpoint = osp.join(cfg.work_dir, f'epoch_{args.epochs}.pth')
     record = osp.join(cfg.work_dir, TRAINING_RECORD)
     training = load(record) if osp.isfile(record) and not args.force else {}
-    trained = is_current(training, args, method) and osp.isfile(checkpoint)
+    trained = trained_alike(training, args, method) and osp.isfile(checkpoint)
     runner = Runner.from_cfg(cfg)
     if trained:
         print(f'evaluating {method} seed {seed}: its training finished '
@@ -204,7 +370,8 @@ def train_and_evaluate(args: argparse.Namespace, method: str,
             checkpoint=checkpoint, finished_at=now())
         dump_atomic(training, record)
     # A network of one block per stage has no subnet under the rule.
-    subnets = dict(subnets=[]) if set(args.stage_blocks or []) == {1} else {}
+    subnets = dict(subnets=[]) if set(args.stage_blocks or []) == {1} else (
+        dict(subnets=args.subnets) if args.subnets else {})
     results, _ = evaluate_subnets(
         cfg, checkpoint=checkpoint if trained else None, runner=runner,
         rule=RULE, seed=seed, recalibration_images=args.recalibration_images,
@@ -213,7 +380,8 @@ def train_and_evaluate(args: argparse.Namespace, method: str,
     return dict(
         method=method, seed=seed,
         config=osp.relpath(config_path(method), REPO),
-        settings=training['settings'],
+        settings=run_settings(args, method),
+        evaluated_split=evaluation_split(args),
         train_images=len(runner.train_dataloader.dataset),
         test_images=len(runner.test_dataloader.dataset),
         top1=next(r['top1'] for r in results if r['full']),
@@ -301,15 +469,21 @@ def summarize(data: dict, args: argparse.Namespace) -> dict:
             train_time_s_per_run_by_device={
                 d: float(np.mean(t)) for d, t in sorted(times.items())},
             **mean_std('top1_minus_baseline', paired),
+            overrides=method_overrides(args, method),
             recipe=chosen[0]['recipe'] if chosen else None)
     excluded = sorted(f'{m} seed {s}' for m, runs in finished.items()
                       for s in runs if s not in common)
     return dict(seeds_common_to_all_methods=common, num_seeds=len(common),
-                excluded_runs=excluded, methods=methods)
+                excluded_runs=excluded, evaluated_split=evaluation_split(args),
+                methods=methods)
 
 
-def amplitude_note() -> str:
-    """How the ST++ config's KL- amplitude relates to the published 1.0."""
+def amplitude_note(args: Optional[argparse.Namespace] = None) -> str:
+    """How the ST++ KL- amplitude relates to the published 1.0."""
+    key = 'model.distill_loss.amplitude'
+    overrides = method_overrides(args, 'stpp') if args else {}
+    if key in overrides:
+        return f'the ST++ KL- amplitude is {overrides[key]} (set by --set)'
     amplitude = float(Config.fromfile(
         config_path('stpp')).model.distill_loss.get('amplitude', 1.0))
     return ('the ST++ KL- amplitude is the published 1.0 (untuned)'
@@ -317,11 +491,28 @@ def amplitude_note() -> str:
             f'{amplitude}, which differs from the published 1.0')
 
 
-def tuning_note(methods: List[str]) -> dict:
+def overrides_text(args: argparse.Namespace) -> str:
+    """The ``--set`` overrides per method, e.g. ``stpp: a.b=1``."""
+    return '; '.join(
+        f'{method}: ' + ', '.join(f'{k}={json.dumps(v)}'
+                                  for k, v in overrides.items())
+        for method in args.methods
+        for overrides in [method_overrides(args, method)] if overrides)
+
+
+def tuning_note(args: argparse.Namespace) -> dict:
     """What was tuned, and how (the ``tuning`` field of the JSON)."""
+    overrides = {m: method_overrides(args, m) for m in args.methods}
+    held_out = ('These runs are evaluated on a validation split, the last '
+                f'{args.holdout} training images, none of which is trained '
+                'on; the test images are not used.')
     return dict(
-        tuned='nothing',
-        test_set='The test images are used only for the reported numbers: '
+        tuned=f'config overrides (--set): {overrides_text(args)}'
+        if args.set else 'nothing',
+        evaluated_split=evaluation_split(args),
+        overrides=overrides,
+        test_set=held_out if args.holdout else
+        'The test images are used only for the reported numbers: '
         'no hyperparameter, epoch or checkpoint was chosen on them (the last '
         'epoch is reported; there is no early stopping).',
         shared_recipe='All methods train with one recipe '
@@ -336,8 +527,8 @@ def tuning_note(methods: List[str]) -> dict:
         'per iteration and subnet inputs resized from 0.43 of the side; ST '
         'uses the plain KL with 1 subnet; stochastic depth uses '
         "drop_path_rate 0.1. The exact values are in each method's recipe "
-        'field.',
-        compared_methods=list(methods))
+        'field' + (', with the overrides above.' if args.set else '.'),
+        compared_methods=list(args.methods))
 
 
 def cell(mean: Optional[float], std: Optional[float] = None,
@@ -361,6 +552,21 @@ def network_name(stage_blocks: Optional[List[int]]) -> str:
             f'({"-".join(map(str, blocks))} basic blocks per stage)')
 
 
+def subnets_text(args: argparse.Namespace) -> str:
+    """Which subnets were evaluated, in a sentence."""
+    if args.subnets == 1:
+        return 'Subnets: none (the full network only).'
+    most = max(args.stage_blocks or [2])
+    if most == 1:
+        return 'Subnets: none (one block per stage).'
+    which = (f'{args.subnets - 1} proper subnets, drawn with the seed,'
+             if args.subnets else 'the proper subnets')
+    return (f'Subnets: {which} of the {RULE!r} rule (1 '
+            f'{"or" if most == 2 else "to"} {most} blocks per stage), without '
+            f'and with BN recalibration on {args.recalibration_images} '
+            'training images.')
+
+
 def markdown(summary: dict, args: argparse.Namespace) -> str:
     """The summary as markdown: accuracies, then training times."""
     seeds, methods = summary['seeds_common_to_all_methods'], summary['methods']
@@ -375,16 +581,18 @@ def markdown(summary: dict, args: argparse.Namespace) -> str:
         if d in m['train_time_s_per_run_by_device'] else 'n/a'
         for d in devices] for method, m in methods.items()]
     epochs, first = args.epochs, next(iter(methods.values()))
+    evaluated = (f'{first["test_size"]} validation images (the last '
+                 f'{args.holdout} training images, not trained on)'
+                 if args.holdout else f'{first["test_size"]} test images')
     lines = [
-        '## Fashion-MNIST accuracy benchmark', '',
+        '## Fashion-MNIST accuracy benchmark' +
+        (' (validation split)' if args.holdout else ''), '',
         f'{network_name(args.stage_blocks)}, {epochs} '
         f'epoch{"s" if epochs != 1 else ""} on {first["train_size"]} '
-        f'training images, top-1 on {first["test_size"]} test images. Mean ± '
+        f'training images, top-1 on {evaluated}. Mean ± '
         f'std over the {len(seeds)} seed(s) finished for every method '
-        f'({", ".join(map(str, seeds)) or "none"}). Subnets: the proper '
-        f'subnets of the {RULE!r} rule (1 or 2 blocks per stage), without and '
-        f'with BN recalibration on {args.recalibration_images} training '
-        f'images. Trained on: {"; ".join(devices) or "n/a"}.', ''
+        f'({", ".join(map(str, seeds)) or "none"}). {subnets_text(args)} '
+        f'Trained on: {"; ".join(devices) or "n/a"}.', ''
     ] + table([
         'method', 'config', 'top-1, full network (%)',
         'top-1 minus baseline, paired by seed (pp)', 'mean subnet top-1 (%)',
@@ -395,14 +603,18 @@ def markdown(summary: dict, args: argparse.Namespace) -> str:
     if summary['excluded_runs']:
         lines += ['', 'Left out (not finished for every method): '
                   f'{", ".join(summary["excluded_runs"])}.']
+    if args.set:
+        lines += ['', f'Config overrides (`--set`): {overrides_text(args)}.']
+    split = ('The test images were not used' if args.holdout else
+             'Nothing was tuned on the test set')
     return '\n'.join(lines + [
-        '', f'Nothing was tuned on the test set; {amplitude_note()}. Details: '
-        'the `tuning` field of the JSON.', ''])
+        '', f'{split}; {amplitude_note(args)}. Details: the `tuning` field '
+        'of the JSON.', ''])
 
 
 def save(data: dict, args: argparse.Namespace) -> str:
     """Summarise ``data`` into ``--out-json`` and ``--out-md``; the table."""
-    data.update(summarize(data, args), tuning=tuning_note(args.methods))
+    data.update(summarize(data, args), tuning=tuning_note(args))
     dump_atomic(data, args.out_json)
     text = markdown(data, args)
     dump_atomic(text, args.out_md)
@@ -423,6 +635,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                   '(or pass --data-root).', file=sys.stderr)
             return 2
     try:
+        for method in args.methods:  # an unknown --set key fails here
+            method_config(args, method)
+        if not args.merge:
+            held_out_train_size(args)
         data = load_results(args.out_json)
         merge_runs(data, args.merge or [], args)
     except ValueError as error:
