@@ -53,18 +53,17 @@ def block_macs(classifier: nn.Module, side: int,
         channels (int): Input channels. Defaults to 3.
 
     Returns:
-        dict: ``blocks`` (MACs per stage and block), ``spatial`` (the other
-        convolutions: stem, necks) and ``linear`` (fully connected layers,
-        whose cost does not depend on the input size).
+        dict: ``blocks`` (MACs per stage and block, the linear layers inside
+        blocks included), ``spatial`` (the other layers of the backbone and
+        neck: stem, downsampling, patch merging, whose cost grows with the
+        input area) and ``linear`` (the head, whose cost does not depend on
+        the input size).
     """
     was_training = classifier.training
     classifier.eval()
     macs = _tensor_mode_macs(classifier, side, channels)
     classifier.train(was_training)
-    linear = {
-        name for name, module in classifier.named_modules()
-        if isinstance(module, nn.Linear)
-    }
+    head = {name for name in macs if name.startswith('head.')}
     stages = find_residual_stages(classifier.backbone)
     blocks = []
     assigned = set()
@@ -77,8 +76,8 @@ def block_macs(classifier: nn.Module, side: int,
             stage_macs.append(sum(macs[n] for n in names))
         blocks.append(stage_macs)
     spatial = sum(v for n, v in macs.items()
-                  if n not in assigned and n not in linear)
-    flat = sum(v for n, v in macs.items() if n in linear)
+                  if n not in assigned and n not in head)
+    flat = sum(macs[n] for n in head)
     return dict(blocks=blocks, spatial=spatial, linear=flat)
 
 

@@ -697,3 +697,21 @@ def test_subnet_test_loop_calls_the_iteration_hooks(trained, tmp_path):
     one_pass = [('before', 0), ('after', 0, 16), ('before', 1),
                 ('after', 1, 14)]
     assert hook.calls == one_pass * 4
+
+
+def test_block_macs_count_the_linear_layers_of_blocks_once():
+    """ConvNeXt blocks hold linear layers: they belong to their block, and
+    only the head is the size-independent part."""
+    model = ImageClassifier(
+        backbone=dict(type='ConvNeXt',
+                      arch=dict(depths=[2, 2, 2, 2],
+                                channels=[8, 16, 32, 64])),
+        head=dict(type='LinearClsHead', num_classes=10, in_channels=64))
+    parts = block_macs(model, 32)
+    # stage 0 runs at 8x8 with 8 channels: a 7x7 depthwise convolution,
+    # then linear layers 8 -> 32 -> 8 at every position
+    assert parts['blocks'][0][0] == 8 * 8 * 8 * 49 + 8 * 8 * (8 * 32) * 2
+    assert parts['linear'] == 64 * 10
+    total = sum(count_macs(model.eval(), torch.zeros(1, 3, 32, 32)).values())
+    assert sum(map(sum, parts['blocks'])) + parts['spatial'] + \
+        parts['linear'] == total

@@ -1,16 +1,22 @@
 # Copyright (c) mmstim contributors. All rights reserved.
 """Time per iteration and peak memory of ST / ST++ against a plain step.
 
-    python tools/benchmark/cost.py [--depth 50] [--batch-size 8]
-        [--image-size 160] [--iters 3] [--warmup 1] [--num-subnets 6]
-        [--rule paper] [--device cpu|cuda] [--cold-shapes] [--out cost.json]
+    python tools/benchmark/cost.py [--depth 50 | --config CONFIG]
+        [--batch-size 8] [--image-size 160] [--iters 3] [--warmup 1]
+        [--num-subnets 6] [--rule paper] [--device cpu|cuda] [--cold-shapes]
+        [--out cost.json]
 
 Each variant runs in a fresh subprocess (peak memory never goes down within
 one process): ``plain`` (MMPretrain's ImageClassifier step), ``st`` (vanilla
 ST: plain KL, one subnet, default rule, full-size inputs), ``stpp`` (ST++:
 KL-, ``--num-subnets`` subnets of ``--rule``, inputs resized to 0.43-1.0)
 and ``stpp_sum`` (ST++ with every loss summed before a single backward, the
-memory-hungry alternative). Next to the measured ratios it prints the
+memory-hungry alternative). ``--config`` measures the
+``StimulativeClassifier`` of an mmstim config instead of ResNet-``--depth``:
+``stpp`` is the config's model (its backbone, head, subnet resize and
+losses; rule and number of subnets from its ``SubnetSamplingHook``),
+``plain`` the same model as an ImageClassifier, ``st`` the same with plain
+KL and full-size inputs. Next to the measured ratios it prints the
 theoretical compute ratio from the model's MACs, the rule's expected kept
 depth and the resize distribution's expected area. On CUDA it uses AMP and
 channels_last and reports the peak allocated GPU memory; on the CPU the
@@ -23,14 +29,17 @@ only once per side, and timing it would measure start-up instead of the
 steady state. ``--cold-shapes`` leaves that out and times the cold steps.
 """
 import argparse
+import copy
 import json
 import os.path as osp
 import resource
 import subprocess
 import sys
 import time
+from typing import Tuple
 
 import torch
+from mmengine.config import Config
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
@@ -45,12 +54,20 @@ VARIANTS = ('plain', 'st', 'stpp', 'stpp_sum')
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--depth', type=int, default=50)
+    parser.add_argument(
+        '--config',
+        help='measure the StimulativeClassifier of this config instead of '
+        'ResNet-DEPTH')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--image-size', type=int, default=160)
     parser.add_argument('--iters', type=int, default=3)
     parser.add_argument('--warmup', type=int, default=1)
-    parser.add_argument('--num-subnets', type=int, default=6)
-    parser.add_argument('--rule', default='paper')
+    parser.add_argument(
+        '--num-subnets', type=int,
+        help="default: the config's SubnetSamplingHook, else 6")
+    parser.add_argument(
+        '--rule', help="default: the config's SubnetSamplingHook, else "
+        "'paper'")
     parser.add_argument('--device', default='cpu', choices=('cpu', 'cuda'))
     parser.add_argument(
         '--cold-shapes', action='store_true',
@@ -58,12 +75,49 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--variant', choices=VARIANTS,
                         help='run one variant in this process (internal)')
     parser.add_argument('--out', help='write the figures as JSON')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    hook = config_model(args.config)[1] if args.config else {}
+    if args.rule is None:
+        args.rule = hook.get('rule', 'default') if args.config else 'paper'
+    if args.num_subnets is None:
+        args.num_subnets = hook.get('num_subnets', 6)
+    return args
+
+
+def config_model(path: str) -> Tuple[dict, dict]:
+    """The model of an mmstim config and its ``SubnetSamplingHook``.
+
+    Args:
+        path (str): The config file.
+
+    Returns:
+        tuple[dict, dict]: The ``StimulativeClassifier`` dict, with the
+        config's top-level ``data_preprocessor`` when the model has none,
+        and the hook's dict (empty without a hook).
+
+    Raises:
+        ValueError: The config's model is not a ``StimulativeClassifier``.
+    """
+    cfg = Config.fromfile(path)
+    model = copy.deepcopy(cfg.model.to_dict())
+    if model.get('type') != 'StimulativeClassifier':
+        raise ValueError(
+            f'{path}: the model is {model.get("type")!r}, not a '
+            'StimulativeClassifier; give an ST / ST++ config.')
+    if model.get('data_preprocessor') is None:
+        model['data_preprocessor'] = cfg.get('data_preprocessor')
+    hooks = [
+        dict(h) for h in cfg.get('custom_hooks') or []
+        if h.get('type') == 'SubnetSamplingHook'
+    ]
+    return model, (hooks[0] if hooks else {})
 
 
 def build_model(args, variant: str) -> torch.nn.Module:
     """The plain ImageClassifier or the StimulativeClassifier of a variant."""
     stpp = variant in ('stpp', 'stpp_sum')
+    if args.config:
+        return MODELS.build(config_variant(args.config, variant))
     cfg = dict(
         type='ImageClassifier',
         backbone=dict(type='ResNet', depth=args.depth),
@@ -81,6 +135,22 @@ def build_model(args, variant: str) -> torch.nn.Module:
             subnet_resize=dict(type='RandomSubnetResize') if stpp else None,
             normalize_main_logits=stpp)
     return MODELS.build(cfg)
+
+
+def config_variant(path: str, variant: str) -> dict:
+    """A variant of a config's model: ``stpp`` and ``stpp_sum`` as given,
+    ``st`` with plain KL, no resize and the plain main loss, ``plain`` as
+    MMPretrain's ImageClassifier."""
+    cfg = config_model(path)[0]
+    if variant == 'plain':
+        for key in ('distill_loss', 'subnet_resize', 'normalize_main_logits'):
+            cfg.pop(key, None)
+        cfg['type'] = 'ImageClassifier'
+    elif variant == 'st':
+        cfg.update(
+            distill_loss=dict(type='KLDirectionLoss', normalize=None),
+            subnet_resize=None, normalize_main_logits=False)
+    return cfg
 
 
 def variant_settings(args, variant: str):
@@ -108,12 +178,14 @@ def sum_then_backward_step(model, batch, optim_wrapper, draws) -> None:
     optim_wrapper.update_params(loss)
 
 
-def random_batch(batch_size: int, side: int) -> dict:
-    """Random uint8 images of 1000 classes, as a data loader yields them."""
+def random_batch(batch_size: int, side: int,
+                 num_classes: int = 1000) -> dict:
+    """Random uint8 RGB images and labels, as a data loader yields them."""
     generator = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (batch_size, 3, side, side),
                            generator=generator, dtype=torch.uint8)
-    labels = torch.randint(0, 1000, (batch_size, ), generator=generator)
+    labels = torch.randint(0, num_classes, (batch_size, ),
+                           generator=generator)
     return dict(inputs=list(images),
                 data_samples=[DataSample().set_gt_label(int(label))
                               for label in labels])
@@ -149,7 +221,8 @@ def run_variant(args) -> dict:
     rule, num_subnets = variant_settings(args, variant)
     sampler = SubnetSampler(find_residual_stages(model.backbone), rule,
                             num_subnets)
-    batch = random_batch(args.batch_size, args.image_size)
+    batch = random_batch(args.batch_size, args.image_size,
+                         model.head.num_classes)
     num_iters = args.warmup + args.iters
     draws = [sampler.draws(i) for i in range(num_iters)]
     warmed_sides = []
@@ -199,7 +272,11 @@ def theoretical_ratios(args) -> dict:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
+    try:
+        args = parse_args(argv)
+    except (ValueError, FileNotFoundError) as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 2
     if args.variant:
         print(json.dumps(run_variant(args)))
         return 0
@@ -223,7 +300,9 @@ def main(argv=None) -> int:
     theory = theoretical_ratios(args)
     plain = results['plain']
     memory = 'peak GPU MB' if args.device == 'cuda' else 'peak RSS MB'
-    print(f'\nResNet-{args.depth}, batch {args.batch_size}, '
+    name = (osp.basename(args.config) if args.config else
+            f'ResNet-{args.depth}')
+    print(f'\n{name}, batch {args.batch_size}, '
           f'{args.image_size} px, {args.device}, {args.iters} timed iters, '
           f'input sides {"cold" if args.cold_shapes else "warmed"}')
     print(f'| variant | s/iter | time ratio | theory ratio | time / theory '
