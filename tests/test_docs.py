@@ -27,6 +27,7 @@ INLINE_CODE_PATTERN = re.compile(r'`[^`\n]*`')
 LINK_PATTERN = re.compile(r'!?\[[^\]\n]*\]\(\s*<?([^)\s>]+)>?'
                           r'(?:\s+"[^"]*")?\s*\)')
 BRACES_PATTERN = re.compile(r'\{([^{}]*)\}')
+SHELL_VARIABLE_PATTERN = re.compile(r'\$\{\w+\}|\$\w+')
 TRAILING_PUNCTUATION = '.,;:!?'
 
 
@@ -112,13 +113,15 @@ def path_exists(path: str) -> bool:
     """Whether a named path, or every alternative of it, exists.
 
     Args:
-        path (str): Repository-relative path, possibly with ``{a,b}`` and
-            glob characters (``*``, ``?``).
+        path (str): Repository-relative path, possibly with ``{a,b}``,
+            glob characters (``*``, ``?``) and shell variables
+            (``${NAME}``, ``$NAME``: any name).
 
     Returns:
         bool: True when every brace alternative exists (matches at least
         one file or folder when it holds a glob character).
     """
+    path = SHELL_VARIABLE_PATTERN.sub('*', path)
     for name in expand_braces(path):
         full = osp.join(REPO, name)
         if any(char in name for char in '*?'):
@@ -211,6 +214,16 @@ def test_relative_links_are_found():
     assert list(relative_links(text)) == [
         'docs/en/faq.md', '../../x.png', 'get_started.md'
     ]
+
+
+def test_path_exists_with_globs_braces_and_shell_variables():
+    assert path_exists('configs/fashion_mnist/resnet14_{baseline,stpp}_'
+                       'fashion-mnist.py')
+    assert path_exists('configs/fashion_mnist/${FAMILY}_$METHOD'
+                       '_fashion-mnist.py')
+    assert not path_exists('configs/fashion_mnist/resnet14_{baseline,none}_'
+                           'fashion-mnist.py')
+    assert not path_exists('configs/${FAMILY}/missing_*.py')
 
 
 def test_docs_name_existing_paths():

@@ -38,7 +38,7 @@ CONFIGS = osp.join(REPO, 'configs', 'fashion_mnist')
 #: The compared runs: label, work sub-directory and config.
 RUNS = (('baseline', 'baseline', 'resnet14_baseline_fashion-mnist.py'),
         ('ST++', 'stpp', 'resnet14_stpp_fashion-mnist.py'))
-QUICK = dict(epochs=1, train_size=12800, test_size=2000,
+QUICK = dict(epochs=1, train_size=25600, test_size=2000,
              recalibration_images=1024)
 FULL = dict(epochs=3, train_size=30000, test_size=0,
             recalibration_images=2000)
@@ -54,7 +54,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--epochs', type=int, help='default 1 (full: 3)')
     parser.add_argument(
         '--train-size', type=int,
-        help='first N training images (0: all 60000); default 12800 '
+        help='first N training images (0: all 60000); default 25600 '
         '(full: 30000)')
     parser.add_argument(
         '--test-size', type=int,

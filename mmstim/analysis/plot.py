@@ -52,6 +52,7 @@ def plot_subnets(runs: Sequence[dict], x: str = 'depth'):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     label, value, axis = x_axis(x, runs[0]['subnets'][0])
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
@@ -62,6 +63,8 @@ def plot_subnets(runs: Sequence[dict], x: str = 'depth'):
     if axis is not None:
         ax.scatter([], [], marker='o', s=110, facecolors='none',
                    edgecolors='black', label='Pareto-optimal')
+    if axis is None:  # kept blocks: whole numbers
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(label)
     ax.set_ylabel('top-1 accuracy (%)')
     ax.set_title('Subnet accuracy' if axis is None else
