@@ -182,8 +182,8 @@ def run_in_parallel(args: argparse.Namespace) -> Dict[str, dict]:
     """Train and test the runs of :data:`RUNS` at once, with progress bars.
 
     Returns:
-        dict: Per label, ``subnets`` (the test results) and
-        ``train_seconds``.
+        dict: Per label, in the order of :data:`RUNS`, ``subnets`` (the
+        test results) and ``train_seconds``.
 
     Raises:
         RuntimeError: A run failed; the message names its log.
@@ -229,7 +229,8 @@ def run_in_parallel(args: argparse.Namespace) -> Dict[str, dict]:
                 bars.update(tasks[label, phase], completed=value, total=total)
     for process in processes.values():
         process.join()
-    return done
+    # in the order of RUNS, whichever run finished first
+    return {label: done[label] for label, _, _ in RUNS}
 
 
 def run_log(args: argparse.Namespace, label: str) -> str:

@@ -108,6 +108,13 @@ def test_config_builds_and_st_configs_train_subnets(path):
     batch = fake_batch(batch_size=2, size=32, channels=channels,
                        num_classes=model.head.num_classes)
     model.init_weights()
+    with torch.no_grad():
+        # ConvNeXt's layer scale starts at 1e-6: every block is then the
+        # identity to float precision, and so is the KL between a subnet and
+        # the full network; at 1 the blocks, and the KL, are measurable.
+        for module in model.backbone.modules():
+            if isinstance(getattr(module, 'gamma', None), torch.nn.Parameter):
+                module.gamma.fill_(1.0)
     model.train()
     if model.normalize_main_logits:
         # constant logits, e.g. from a zero-initialised classifier, would
@@ -124,7 +131,8 @@ def test_config_builds_and_st_configs_train_subnets(path):
         scores = torch.stack([s.gt_score for s in head_targets[0]])
         assert scores.shape == (2, model.head.num_classes)
         assert torch.allclose(scores.sum(1), torch.ones(2))
-    assert log_vars['loss_kl'] > 0
+    # well above float rounding: the subnets differ from the full network
+    assert log_vars['loss_kl'] > 1e-3
     assert log_vars['kl_weight'] == 1.0
     assert log_vars['kept_depth'] == pytest.approx(
         sum(sum(d.depths) for d in draws) / len(draws))

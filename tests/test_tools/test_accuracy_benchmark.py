@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+import torch
 from helpers import load_tool, write_tiny_fashion_mnist
 
 from mmstim.analysis import evaluate_subnets
@@ -486,3 +487,56 @@ def test_validation_run_then_test_evaluation_of_the_same_training(
     assert results[0]['full']
     assert [{k: r[k] for k in ('depths', 'top1', 'top1_recalibrated')}
             for r in results] == stpp['subnets']
+
+
+@pytest.mark.parametrize('workers', ['0', '1'])
+def test_interrupted_training_resumes_to_the_uninterrupted_weights(
+        tool, quick_args, tmp_path, capsys, monkeypatch, workers):
+    args, out_json = quick_args
+    args = args + ['--methods', 'stpp', '--epochs', '2', '--num-workers',
+                   workers]
+    whole = args + ['--work-dir', str(tmp_path / 'whole')]
+    assert tool.main(whole) == 0
+    capsys.readouterr()
+    uninterrupted = json.loads(out_json.read_text())['runs']['stpp']['0']
+
+    def interrupt(self, runner):  # after the first epoch's checkpoint
+        raise KeyboardInterrupt('stopped after epoch 1')
+
+    out_json = tmp_path / 'parts.json'
+    parts = args + ['--work-dir', str(tmp_path / 'parts'), '--out-json',
+                    str(out_json)]
+    with monkeypatch.context() as patch:
+        patch.setattr(tool.TrainingClock, 'after_train_epoch', interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            tool.main(parts)
+    capsys.readouterr()
+    work_dir = tmp_path / 'parts' / 'stpp' / 'seed0'
+    assert sorted(p.name for p in work_dir.glob('*.pth')) == ['epoch_1.pth']
+    first_part = torch.load(work_dir / 'epoch_1.pth', weights_only=True)
+    assert first_part['meta']['train_time_s'] > 0
+
+    assert tool.main(parts) == 0
+    output = capsys.readouterr().out
+    assert f'resuming stpp seed 0 from {work_dir / "epoch_1.pth"}' in output
+    resumed = json.loads(out_json.read_text())['runs']['stpp']['0']
+    weights = [torch.load(run['checkpoint'], weights_only=True)['state_dict']
+               for run in (uninterrupted, resumed)]
+    assert weights[0].keys() == weights[1].keys()
+    for key in weights[0]:
+        assert torch.equal(weights[0][key], weights[1][key]), key
+    assert resumed['top1'] == uninterrupted['top1']
+    assert resumed['subnets'] == uninterrupted['subnets']
+    # the first epoch's seconds are carried into the training time
+    assert resumed['train_time_s'] > first_part['meta']['train_time_s']
+
+    # a training started with other settings is not resumed
+    with monkeypatch.context() as patch:
+        patch.setattr(tool.TrainingClock, 'after_train_epoch', interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            tool.main(parts + ['--epochs', '3'])
+    assert tool.main(parts + ['--epochs', '4']) == 0
+    output = capsys.readouterr().out
+    assert 'resuming' not in output
+    record = json.loads((work_dir / tool.STARTED_RECORD).read_text())
+    assert record['settings']['epochs'] == 4

@@ -79,6 +79,8 @@ def test_demo_reports_its_checkpoints_accuracy(demo_run, label, folder,
 
 def test_demo_table_holds_the_json_values(demo_run):
     runs = demo_run['data']['runs']
+    # in the order of RUNS, whichever run finished first
+    assert list(runs) == [label for label, _, _ in DEMO_RUNS]
     rows = {line.split(' | ')[0].lstrip('| '): line
             for line in demo_run['stdout'].splitlines()
             if line.startswith('| ')}

@@ -6,7 +6,9 @@ overrides, then evaluates the full network and the subnets of the
 ``default`` rule on the test images with :func:`evaluate_subnets`, without
 and with BN re-estimation. Finished runs are skipped; a run whose work dir
 holds ``training.json`` next to its last checkpoint is evaluated from it
-without training again. Means ± std use the seeds finished for every method.
+without training again; an interrupted training resumes from its last
+epoch's checkpoint when its settings are the same. Means ± std use the seeds
+finished for every method.
 ``--merge`` adds runs made elsewhere; ``--quick`` is a smoke test.
 ``--stage-blocks`` trains another depth of the same network from scratch
 (e.g. ``1 1 1`` for the architecture of the shallowest subnet), to compare
@@ -39,7 +41,8 @@ import numpy as np
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.fileio import dump, load, put_text
-from mmengine.runner import Runner
+from mmengine.hooks import Hook
+from mmengine.runner import Runner, find_latest_checkpoint, set_random_seed
 
 import mmstim  # noqa: F401  (registers the components)
 from mmstim.analysis.subnet_eval import evaluate_subnets, mean_subnet_accuracy
@@ -53,6 +56,7 @@ QUICK = dict(epochs=1, seeds=[0], train_size=256, test_size=256,
              recalibration_images=256, num_workers=0)
 TRAIN_IMAGES, TEST_IMAGES = 60000, 10000
 TRAINING_RECORD = 'training.json'  # written next to a run's last checkpoint
+STARTED_RECORD = 'training_started.json'  # a training's settings, at start
 # Settings that change the evaluation, not the training: a training record
 # that differs from a run's settings only in these is reused.
 EVALUATION_SETTINGS = ('test_size', 'holdout', 'recalibration_images',
@@ -280,7 +284,8 @@ def run_config(args: argparse.Namespace, method: str, seed: int) -> Config:
     cfg.randomness = dict(seed=seed)
     cfg.train_cfg.update(max_epochs=args.epochs, val_interval=args.epochs)
     cfg.param_scheduler.T_max = args.epochs
-    cfg.default_hooks.checkpoint.interval = args.epochs
+    # every epoch, so that an interrupted training loses one epoch at most
+    cfg.default_hooks.checkpoint.update(interval=1, max_keep_ckpts=1)
     cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None
     if args.stage_blocks:
         backbone = cfg.model.backbone
@@ -347,6 +352,71 @@ def dump_atomic(obj: Union[dict, str], path: str) -> None:
     os.replace(f'{path}.tmp', path)
 
 
+class TrainingClock(Hook):
+    """Seconds of training, carried across a resume in the checkpoints.
+
+    Time after the last checkpoint of an interrupted training is not
+    counted: that work is done again.
+    """
+
+    priority = 'LOWEST'  # after the checkpoint hook of the same epoch
+
+    def __init__(self) -> None:
+        self.carried = 0.0
+        self.started = time.time()
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        self.carried = checkpoint['meta'].get('train_time_s', 0.0)
+
+    def before_train(self, runner) -> None:
+        self.started = time.time()
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint['meta']['train_time_s'] = self.seconds()
+
+    def seconds(self) -> float:
+        """The training seconds so far, resumed ones included."""
+        return self.carried + time.time() - self.started
+
+
+class EpochSeeds(Hook):
+    """Seeds this process's random generators from (seed, epoch).
+
+    The training transforms of a loader without workers, and drop path, draw
+    from them: seeded per epoch, a resumed training draws what the
+    uninterrupted one would. (Loader workers are seeded at every epoch by
+    MMEngine already, unless they persist.)
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def before_train_epoch(self, runner) -> None:
+        state = np.random.SeedSequence([self.seed, runner.epoch])
+        set_random_seed(int(state.generate_state(1)[0]))
+
+
+def resume_from(args: argparse.Namespace, method: str,
+                work_dir: str) -> Optional[str]:
+    """The last checkpoint of an interrupted training of this run's settings.
+
+    Returns:
+        str, optional: None when no training with these settings started
+        (or with ``--force``); the started training's settings are then
+        recorded, for the next invocation.
+    """
+    path = osp.join(work_dir, STARTED_RECORD)
+    started = load(path) if osp.isfile(path) and not args.force else {}
+    if trained_alike(started, args, method):
+        latest = find_latest_checkpoint(work_dir)
+        if latest and osp.isfile(latest):
+            return latest
+    os.makedirs(work_dir, exist_ok=True)
+    dump_atomic(dict(settings=run_settings(args, method), started_at=now()),
+                path)
+    return None
+
+
 def train_and_evaluate(args: argparse.Namespace, method: str,
                        seed: int) -> dict:
     """Train one run, unless its training finished; evaluate its subnets."""
@@ -355,6 +425,9 @@ def train_and_evaluate(args: argparse.Namespace, method: str,
     record = osp.join(cfg.work_dir, TRAINING_RECORD)
     training = load(record) if osp.isfile(record) and not args.force else {}
     trained = trained_alike(training, args, method) and osp.isfile(checkpoint)
+    if not trained:
+        cfg.load_from = resume_from(args, method, cfg.work_dir)
+        cfg.resume = cfg.load_from is not None
     runner = Runner.from_cfg(cfg)
     if trained:
         print(f'evaluating {method} seed {seed}: its training finished '
@@ -362,11 +435,17 @@ def train_and_evaluate(args: argparse.Namespace, method: str,
               f'{checkpoint}', flush=True)
         start -= training['train_time_s']  # the wall time counts it
     else:
-        train_start = time.time()
+        if cfg.resume:
+            print(f'resuming {method} seed {seed} from {cfg.load_from}',
+                  flush=True)
+        clock = TrainingClock()
+        runner.register_hook(clock)
+        runner.register_hook(EpochSeeds(seed))
         runner.train()
+        start -= clock.carried  # the wall time counts the resumed training
         training = dict(
             settings=run_settings(args, method),
-            train_time_s=time.time() - train_start, device=device_name(),
+            train_time_s=clock.seconds(), device=device_name(),
             checkpoint=checkpoint, finished_at=now())
         dump_atomic(training, record)
     # A network of one block per stage has no subnet under the rule.
