@@ -4,6 +4,7 @@ from .cost import (block_macs, block_params, count_macs, expected_cost_ratio,
 from .lesion import (block_name, droppable_blocks, lesion_mask, lesion_study,
                      random_block_sets)
 from .plot import plot_subnets
+from .stats import format_mean_std, mean_std, paired_difference
 from .subnet_eval import (TOP1, RunSpec, evaluate_subnets,
                           mean_subnet_accuracy, parse_run_spec,
                           subnet_test_config)
@@ -11,8 +12,8 @@ from .subnet_eval import (TOP1, RunSpec, evaluate_subnets,
 __all__ = [
     'TOP1', 'RunSpec', 'block_macs', 'block_name', 'block_params',
     'count_macs', 'droppable_blocks', 'evaluate_subnets',
-    'expected_cost_ratio', 'lesion_mask', 'lesion_study',
-    'mean_subnet_accuracy', 'measure_latency', 'pareto_optimal',
-    'parse_run_spec', 'plot_subnets', 'random_block_sets', 'subnet_macs',
-    'subnet_params', 'subnet_test_config'
+    'expected_cost_ratio', 'format_mean_std', 'lesion_mask', 'lesion_study',
+    'mean_std', 'mean_subnet_accuracy', 'measure_latency',
+    'paired_difference', 'pareto_optimal', 'parse_run_spec', 'plot_subnets',
+    'random_block_sets', 'subnet_macs', 'subnet_params', 'subnet_test_config'
 ]

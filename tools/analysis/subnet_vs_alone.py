@@ -22,13 +22,13 @@ import os.path as osp
 import sys
 from typing import Dict, List, Optional, Sequence
 
-import numpy as np
 from mmengine.config import Config
 from mmengine.fileio import dump, load
 from mmpretrain.registry import MODELS
 
 import mmstim  # noqa: F401  (registers the components)
 from mmstim.analysis.cost import block_macs, expected_cost_ratio, subnet_macs
+from mmstim.analysis.stats import format_mean_std, mean_std
 from mmstim.engine import build_subnet_sampler
 from mmstim.models.subnets import find_residual_stages, to_mask
 
@@ -49,13 +49,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.out_md = args.out_md or osp.splitext(args.out_json)[0] + '.md'
     return args
-
-
-def mean_std(values: Sequence[float]) -> dict:
-    """Mean and sample std (None for one value) of some values."""
-    return dict(mean=float(np.mean(values)),
-                std=float(np.std(values, ddof=1)) if len(values) > 1 else None,
-                n=len(values))
 
 
 def compute_units(config: str, depths: Sequence[Sequence[int]]) -> dict:
@@ -130,12 +123,6 @@ def compare(subnets: dict, alone: Dict[str, dict],
                     m: units.get(m, 1.0) for m in methods}))
 
 
-def cell(stats: dict) -> str:
-    """``mean ± std``."""
-    std = '' if stats['std'] is None else f' ± {stats["std"]:.2f}'
-    return f'{stats["mean"]:.2f}{std}'
-
-
 def markdown(result: dict) -> str:
     """The comparison as a markdown table and a cost table."""
     methods = list(result['full_runs']['compute'])
@@ -144,19 +131,21 @@ def markdown(result: dict) -> str:
     lines = ['| ' + ' | '.join(header) + ' |', '|---' * len(header) + '|']
     for name, row in result['architectures'].items():
         lines.append('| ' + ' | '.join(
-            [name, cell(row['alone']['top1']),
-             cell(row['alone']['top1_recalibrated'])] +
-            [cell(row[m]['top1_recalibrated']) for m in methods]) + ' |')
+            [name, format_mean_std(row['alone']['top1']),
+             format_mean_std(row['alone']['top1_recalibrated'])] +
+            [format_mean_std(row[m]['top1_recalibrated'])
+             for m in methods]) + ' |')
     lines += ['', '| run | compute (plain ResNet-14 runs) | train time '
               '(min, as measured) |', '|---|---|---|']
     for name, row in result['architectures'].items():
         lines.append(f'| {name} alone | {row["alone"]["compute"]:.2f} | '
-                     f'{cell(row["alone"]["train_minutes"])} |')
+                     f'{format_mean_std(row["alone"]["train_minutes"])} |')
     for method in methods:
+        minutes = result['full_runs']['train_minutes'][method]
         lines.append(
             f'| ResNet-14 {method} (one run for every subnet) | '
             f'{result["full_runs"]["compute"][method]:.2f} | '
-            f'{cell(result["full_runs"]["train_minutes"][method])} |')
+            f'{format_mean_std(minutes)} |')
     seeds = ', '.join(map(str, result['seeds']))
     return '\n'.join([
         f'Top-1 (%) on the 10,000 Fashion-MNIST test images, mean ± std over '

@@ -45,6 +45,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner, find_latest_checkpoint, set_random_seed
 
 import mmstim  # noqa: F401  (registers the components)
+from mmstim.analysis.stats import mean_std
 from mmstim.analysis.subnet_eval import evaluate_subnets, mean_subnet_accuracy
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -504,11 +505,10 @@ def merge_runs(data: dict, paths: List[str],
                     print(f'merged {method} seed {seed} from {path}')
 
 
-def mean_std(key: str, values: List[float]) -> dict:
-    """``<key>_mean`` and ``<key>_std`` (ddof 1), None for too few values."""
-    return {f'{key}_mean': float(np.mean(values)) if values else None,
-            f'{key}_std': float(np.std(values, ddof=1))
-            if len(values) > 1 else None}
+def mean_std_of(key: str, values: List[float]) -> dict:
+    """``<key>_mean`` and ``<key>_std`` of :func:`mean_std`."""
+    stats = mean_std(values)
+    return {f'{key}_mean': stats['mean'], f'{key}_std': stats['std']}
 
 
 def summarize(data: dict, args: argparse.Namespace) -> dict:
@@ -531,11 +531,11 @@ def summarize(data: dict, args: argparse.Namespace) -> dict:
                             'mean_subnet_top1_recalibrated', 'wall_time_s')}
         methods[method] = dict(
             config=osp.relpath(config_path(method), REPO), seeds=common,
-            **mean_std('top1', values['top1']),
+            **mean_std_of('top1', values['top1']),
             top1_per_seed={str(s): runs[s]['top1'] for s in common},
-            **mean_std('mean_subnet_top1', values['mean_subnet_top1']),
-            **mean_std('mean_subnet_top1_recalibrated',
-                       values['mean_subnet_top1_recalibrated']),
+            **mean_std_of('mean_subnet_top1', values['mean_subnet_top1']),
+            **mean_std_of('mean_subnet_top1_recalibrated',
+                          values['mean_subnet_top1_recalibrated']),
             epochs=args.epochs,
             train_size=chosen[0]['train_images'] if chosen else None,
             test_size=chosen[0]['test_images'] if chosen else None,
@@ -547,7 +547,7 @@ def summarize(data: dict, args: argparse.Namespace) -> dict:
             devices=sorted(times),
             train_time_s_per_run_by_device={
                 d: float(np.mean(t)) for d, t in sorted(times.items())},
-            **mean_std('top1_minus_baseline', paired),
+            **mean_std_of('top1_minus_baseline', paired),
             overrides=method_overrides(args, method),
             recipe=chosen[0]['recipe'] if chosen else None)
     excluded = sorted(f'{m} seed {s}' for m, runs in finished.items()

@@ -1,0 +1,199 @@
+# Copyright (c) mmstim contributors. All rights reserved.
+"""tools/benchmark/depth_study.py: choices on validation, report on test."""
+import json
+import os
+import os.path as osp
+
+import pytest
+from helpers import load_tool, write_tiny_fashion_mnist
+
+
+@pytest.fixture(scope='module')
+def study():
+    return load_tool('tools/benchmark/depth_study.py')
+
+
+def test_choice_is_the_best_mean_and_a_tie_goes_to_the_config(study):
+    top1 = {'0.05': [90.0, 91.0], '0.1': [90.5, 90.4], '0.2': [91.0, 89.8]}
+    assert study.choose(top1, default='0.1') == '0.05'  # 90.5
+    tie = {'1.0': [90.0, 91.0], '2.0': [91.0, 90.0], '4.0': [89.0, 89.0]}
+    assert study.choose(tie, default='1') == '1.0'  # 1 == 1.0
+    assert study.choose({'2.0': [90.0], '4.0': [90.0]}, '1.0') == '2.0'
+    assert study.config_value('droppath') == '0.1'
+    assert study.config_value('stpp') == '1.0'
+
+
+def test_equal_compute_epochs_take_the_time_of_stpp(study):
+    assert study.equal_compute_epochs(30, [110.0, 130.0], [60.0]) == 60
+    assert study.equal_compute_epochs(30, [100.0], [60.0]) == 50
+    assert study.equal_compute_epochs(10, [104.0], [60.0]) == 17  # 17.33
+
+
+def test_commands_of_validation_test_and_equal_compute_runs(study, tmp_path):
+    args = study.parse_args(['--stage-blocks', '5', '5', '5', '--jobs', '2',
+                             '--work-dir', str(tmp_path)])
+    assert (args.net, args.subnets, args.threads) == (
+        'r32', 16, max(1, (study.os.cpu_count() or 1) // 2))
+    val = study.command(args, study.Run('stpp', 0, 'val', '2.0'))
+    text = ' '.join(val)
+    assert '--set stpp:model.distill_loss.amplitude=2.0' in text
+    assert '--holdout 10000 --subnets 1' in text
+    assert '--stage-blocks 5 5 5' in text
+    assert val[val.index('--work-dir') + 1] == str(tmp_path / 'r32')
+    assert val[val.index('--out-json') + 1] == str(
+        tmp_path / 'r32' / 'results' / 'val_stpp_2.0_seed0.json')
+    test = study.command(args, study.Run('baseline', 1, 'test', epochs=55))
+    assert '--holdout' not in test and '--set' not in test
+    assert test[test.index('--epochs') + 1] == '55'
+    assert test[test.index('--subnets') + 1] == '16'
+    assert test[test.index('--work-dir') + 1] == str(
+        tmp_path / 'r32_equal_compute_55ep')
+    r14 = study.parse_args(['--work-dir', str(tmp_path)])
+    assert r14.subnets is None  # all 7 subnets of ResNet-14
+    assert '--stage-blocks' not in study.command(
+        r14, study.Run('baseline', 0, 'test'))
+
+
+@pytest.mark.parametrize('argv,message', [
+    (['--amplitudes', 'two'], "--amplitudes: 'two' is not a number"),
+    (['--selection-seeds', '3'], '--selection-seeds [3] are not in --seeds'),
+    (['--stage-blocks', '0', '2', '2'], '--stage-blocks must be at least 1'),
+])
+def test_bad_options_are_clear_errors(study, argv, message, capsys):
+    with pytest.raises(SystemExit):
+        study.parse_args(argv)
+    assert message in capsys.readouterr().err
+
+
+def fake_result(args, run, top1, seconds, subnet_top1=80.0):
+    """What the accuracy benchmark writes for one finished run."""
+    settings = dict(epochs=run.epochs or args.epochs,
+                    train_size=args.train_size,
+                    recalibration_images=args.recalibration_images)
+    if run.split == 'val':
+        settings['holdout'] = args.holdout
+    result = dict(
+        method=run.method, seed=run.seed, settings=settings, top1=top1,
+        mean_subnet_top1=subnet_top1,
+        mean_subnet_top1_recalibrated=subnet_top1 + 5, train_time_s=seconds,
+        device='cpu')
+    path = args.study.results_path(args, run)
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump(dict(runs={run.method: {str(run.seed): result}}), f)
+
+
+def test_report_from_finished_runs(study, tmp_path):
+    args = study.parse_args(['--work-dir', str(tmp_path), '--seeds', '0', '1',
+                             '--out-json', str(tmp_path / 'study.json')])
+    args.study = study
+    Run = study.Run
+    validation = {
+        Run('baseline', 0, 'val'): (90.0, 60.0),
+        Run('droppath', 0, 'val', '0.05'): (90.2, 62.0),
+        Run('droppath', 0, 'val', '0.1'): (90.6, 61.0),
+        Run('droppath', 0, 'val', '0.2'): (90.6, 61.0),
+        Run('stpp', 0, 'val', '1.0'): (89.0, 100.0),
+        Run('stpp', 0, 'val', '2.0'): (90.8, 121.0),
+        Run('stpp', 0, 'val', '4.0'): (90.1, 130.0),
+    }
+    for run, (top1, seconds) in list(validation.items())[:-1]:
+        fake_result(args, run, top1, seconds)
+    assert study.validation(args) is None  # one validation run is missing
+    assert study.main(['--report', '--work-dir', str(tmp_path), '--out-json',
+                       str(tmp_path / 'study.json')]) == 0
+    assert not json.loads((tmp_path / 'study.json').read_text())['complete']
+    fake_result(args, Run('stpp', 0, 'val', '4.0'), 90.1, 130.0)
+
+    chosen = study.validation(args)
+    assert chosen['choices'] == {'droppath': '0.1', 'stpp': '2.0'}  # tie
+    assert chosen['equal_compute_epochs'] == 60  # 30 x 121 / 60, rounded
+    assert chosen['grid']['stpp']['2.0']['chosen']
+    assert chosen['grid']['droppath']['0.2']['mean'] == 90.6
+
+    # test runs: seed 0 reuses the validation trainings (same times here)
+    test = {
+        Run('baseline', 0, 'test'): (91.0, 60.0),
+        Run('baseline', 1, 'test'): (91.4, 60.0),
+        Run('droppath', 0, 'test', '0.1'): (91.5, 61.0),
+        Run('droppath', 1, 'test', '0.1'): (91.6, 61.0),
+        Run('stpp', 0, 'test', '2.0'): (92.0, 121.0),
+        Run('stpp', 1, 'test', '2.0'): (91.8, 121.0),
+        Run('baseline', 0, 'test', epochs=60): (91.2, 120.0),
+    }
+    assert study.test_runs(args, chosen['choices'], 60) == list(test) + [
+        Run('baseline', 1, 'test', epochs=60)]
+    for run, (top1, seconds) in test.items():
+        fake_result(args, run, top1, seconds)
+    data = study.report(args)
+    assert not data['complete']  # the equal-compute baseline of seed 1
+    rows = data['test']
+    stpp = rows['ST++ (amplitude 2.0)']
+    assert stpp['top1']['mean'] == pytest.approx(91.9)
+    assert stpp['top1']['std'] == pytest.approx(0.1414214, abs=1e-6)
+    # paired by seed: (92.0 - 91.0, 91.8 - 91.4)
+    assert stpp['minus baseline']['mean'] == pytest.approx(0.7)
+    assert stpp['minus baseline']['std'] == pytest.approx(0.4242641, abs=1e-6)
+    # only seed 0 has an equal-compute baseline
+    equal = stpp['minus baseline, equal compute (60 epochs)']
+    assert equal['mean'] == pytest.approx(0.8) and equal['seeds'] == ['0']
+    assert rows['baseline']['minus baseline'] is None
+    assert stpp['train_minutes']['mean'] == pytest.approx(121 / 60)
+    assert stpp['mean_subnet_top1_recalibrated']['mean'] == 85.0
+
+    fake_result(args, Run('baseline', 1, 'test', epochs=60), 91.3, 120.0)
+    assert study.main(['--report', '--work-dir', str(tmp_path), '--seeds',
+                       '0', '1', '--out-json', str(tmp_path / 'study.json')
+                       ]) == 0
+    data = json.loads((tmp_path / 'study.json').read_text())
+    assert data['complete']
+    table = (tmp_path / 'study.md').read_text()
+    assert '| ST++ (amplitude 2.0) | 2 | 91.90 ± 0.14 | +0.70' not in table
+    assert ('| ST++ (amplitude 2.0) | 2 | 91.90 ± 0.14 | 0.70 ± 0.42 | '
+            '0.65 ± 0.21 |') in table
+    assert '| ST++ | 2.0 | 90.80 | 2.0 | yes |' in table
+
+
+def test_study_end_to_end_on_tiny_data(study, tmp_path, capsys):
+    data_root = tmp_path / 'data'
+    data_root.mkdir()
+    write_tiny_fashion_mnist(str(data_root), num_train=40, num_test=10)
+    argv = ['--train-size', '20', '--holdout', '10', '--epochs', '1',
+            '--drop-path-rates', '0.1', '--amplitudes', '1.0', '2.0',
+            '--seeds', '0', '--recalibration-images', '8', '--jobs', '2',
+            '--num-workers', '0', '--data-root', str(data_root),
+            '--work-dir', str(tmp_path / 'work'), '--out-json',
+            str(tmp_path / 'study.json')]
+    assert study.main(argv) == 0
+    output = capsys.readouterr().out
+    assert output.count('finished val_') == 4
+    assert output.count('finished test_') == 4
+    data = json.loads((tmp_path / 'study.json').read_text())
+    assert data['complete']
+    args = study.parse_args(argv)
+    chosen = data['validation']['choices']
+    for run in study.validation_runs(args) + study.test_runs(
+            args, chosen, data['validation']['equal_compute_epochs']):
+        result = study.finished_run(args, run)
+        row = data['test'].get(study.row_label(run))
+        if run.split == 'test':
+            assert row['top1_per_seed'] == {'0': result['top1']}
+            assert row['mean_subnet_top1']['mean'] == result[
+                'mean_subnet_top1']
+            assert len(result['subnets']) == 8  # all of ResNet-14
+        else:
+            entry = data['validation']['grid'][run.method][run.value or '-']
+            assert entry['top1_per_seed'] == {'0': result['top1']}
+            assert len(result['subnets']) == 1  # the full network only
+            assert result['test_images'] == 10  # the held-out images
+    # the test runs of the chosen values are the validation trainings
+    for method in ('baseline', 'droppath', 'stpp'):
+        value = chosen.get(method)
+        val = study.finished_run(args, study.Run(method, 0, 'val', value))
+        test = study.finished_run(args, study.Run(method, 0, 'test', value))
+        assert test['checkpoint'] == val['checkpoint']
+        assert test['train_time_s'] == val['train_time_s']
+
+    # the same command again: nothing left to run
+    assert study.main(argv) == 0
+    assert 'started' not in capsys.readouterr().out
