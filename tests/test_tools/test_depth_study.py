@@ -197,3 +197,38 @@ def test_study_end_to_end_on_tiny_data(study, tmp_path, capsys):
     # the same command again: nothing left to run
     assert study.main(argv) == 0
     assert 'started' not in capsys.readouterr().out
+
+
+def test_gains_by_depth_are_the_reports_paired_differences(study, tmp_path):
+    def diff(mean, std):
+        return dict(mean=mean, std=std, n=3, seeds=['0', '1', '2'])
+
+    def fake_report(depth, stpp, equal, droppath):
+        equal_key = 'minus baseline, equal compute (55 epochs)'
+        return dict(depth=depth, schedule='10000 images x 30 epochs', test={
+            'baseline': {'method': 'baseline', 'minus baseline': None,
+                         equal_key: diff(-0.1, 0.1)},
+            'stochastic depth (drop_path_rate 0.1)': {
+                'method': 'droppath', 'minus baseline': droppath,
+                equal_key: diff(0.0, 0.1)},
+            'ST++ (amplitude 2.0)': {
+                'method': 'stpp', 'minus baseline': stpp, equal_key: equal},
+            'baseline, equal compute (55 epochs)': {
+                'method': 'baseline', 'minus baseline': diff(0.1, 0.1)},
+        })
+
+    reports = [fake_report(32, diff(0.5, 0.2), diff(0.4, None), None),
+               fake_report(14, diff(-0.1, 0.1), diff(-0.2, 0.3),
+                           diff(0.05, 0.02))]
+    series = study.gains_by_depth(reports)
+    prefix = '10000 images x 30 epochs: '
+    assert series[prefix + 'ST++ - baseline'] == [(14, -0.1, 0.1),
+                                                  (32, 0.5, 0.2)]
+    assert series[prefix + 'ST++ - equal-compute baseline'] == [
+        (14, -0.2, 0.3), (32, 0.4, 0.0)]  # one seed: no error bar
+    assert series[prefix + 'stochastic depth - baseline'] == [
+        (14, 0.05, 0.02)]
+    assert len(series) == 4  # baseline rows are references, not series
+    study.plot_gains(reports, str(tmp_path / 'gains.png'))
+    with open(tmp_path / 'gains.png', 'rb') as f:
+        assert f.read(8) == b'\x89PNG\r\n\x1a\n'

@@ -29,6 +29,7 @@ them; ``--report`` writes the report of the finished runs only.
 """
 import argparse
 import functools
+import glob
 import os
 import os.path as osp
 import subprocess
@@ -369,6 +370,8 @@ def report(args: argparse.Namespace) -> dict:
     complete = bool(chosen) and all(
         len(row['top1_per_seed']) == len(args.seeds) for row in rows.values())
     return dict(
+        depth=2 * sum(args.stage_blocks) + 2,
+        schedule=f'{args.train_size} images x {args.epochs} epochs',
         network=f'ResNet-{2 * sum(args.stage_blocks) + 2} '
         f'({"-".join(map(str, args.stage_blocks))} basic blocks per stage)',
         design=dict(
@@ -425,14 +428,67 @@ def markdown(data: dict) -> str:
     return '\n'.join(lines) + '\n'
 
 
+def gains_by_depth(reports: List[dict]) -> Dict[str, List[tuple]]:
+    """The paired differences of the reports, as series against depth.
+
+    Args:
+        reports (list[dict]): Reports of :func:`report`, one per network.
+
+    Returns:
+        dict: Per ``'<schedule>: <method> - <reference>'``, a list of
+        ``(depth, mean, std)`` by depth (std 0 for one seed).
+    """
+    series: Dict[str, List[tuple]] = {}
+    for data in sorted(reports, key=lambda d: d['depth']):
+        for row in data['test'].values():
+            if row['method'] == 'baseline':
+                continue
+            for key, diff in row.items():
+                if not key.startswith('minus ') or not diff or diff[
+                        'mean'] is None:
+                    continue
+                reference = ('equal-compute baseline'
+                             if 'equal compute' in key else 'baseline')
+                label = (f'{data["schedule"]}: '
+                         f'{METHOD_NAMES[row["method"]]} - {reference}')
+                series.setdefault(label, []).append(
+                    (data['depth'], diff['mean'], diff['std'] or 0.0))
+    return series
+
+
+def plot_gains(reports: List[dict], path: str) -> None:
+    """Plot :func:`gains_by_depth` with error bars (std over seeds)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    ax.axhline(0, color='grey', linewidth=0.8)
+    for label, points in gains_by_depth(reports).items():
+        depths, means, stds = zip(*points)
+        ax.errorbar(depths, means, yerr=stds, marker='o', capsize=3,
+                    label=label)
+    ax.set_xlabel('depth (layers of the CIFAR-style ResNet)')
+    ax.set_ylabel('full-network top-1 difference (pp, paired by seed)')
+    ax.set_title('Fashion-MNIST test set, mean ± std over seeds')
+    ax.legend(fontsize='small')
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def write_report(args: argparse.Namespace) -> str:
-    """Write the report's JSON and markdown; return the markdown."""
+    """Write the report's JSON and markdown, and the plot of every network's
+    report in its folder (``depth_study.png``); return the markdown."""
     data = report(args)
     text = markdown(data)
-    os.makedirs(osp.dirname(osp.abspath(args.out_json)), exist_ok=True)
+    folder = osp.dirname(osp.abspath(args.out_json))
+    os.makedirs(folder, exist_ok=True)
     dump(data, args.out_json, indent=2)
     with open(osp.splitext(args.out_json)[0] + '.md', 'w') as f:
         f.write(text)
+    reports = [load(path) for path in sorted(
+        glob.glob(osp.join(folder, 'depth_study_r*.json')))]
+    plot_gains(reports, osp.join(folder, 'depth_study.png'))
     return text
 
 
