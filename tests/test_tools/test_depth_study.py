@@ -65,6 +65,27 @@ def test_bad_options_are_clear_errors(study, argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
+def write_scalars(work_dir, timestamp, steps):
+    """MMEngine's scalars.json of one part of a run: (step, seconds) of
+    logged training iterations, and a line without a learning rate."""
+    folder = osp.join(work_dir, timestamp, 'vis_data')
+    os.makedirs(folder, exist_ok=True)
+    with open(osp.join(folder, 'scalars.json'), 'w') as f:
+        for step, seconds in steps:
+            f.write(json.dumps(dict(lr=0.1, time=seconds, step=step)) + '\n')
+        f.write(json.dumps(dict(time=99.0, step=0)) + '\n')
+
+
+def test_iteration_seconds_is_the_median_over_a_runs_parts(study, tmp_path):
+    write_scalars(str(tmp_path), '20261203_010000',
+                  [(50, 0.3), (129, 0.4), (208, 5.0)])
+    # resumed: step 208 logged again, as its last part logged it
+    write_scalars(str(tmp_path), '20261203_020000',
+                  [(208, 0.5), (287, 0.35), (366, 0.45)])
+    assert study.iteration_seconds(str(tmp_path)) == 0.4  # of 5 steps
+    assert study.iteration_seconds(str(tmp_path / 'nothing')) is None
+
+
 def fake_result(args, run, top1, seconds, subnet_top1=80.0):
     """What the accuracy benchmark writes for one finished run."""
     settings = dict(epochs=run.epochs or args.epochs,
@@ -72,11 +93,13 @@ def fake_result(args, run, top1, seconds, subnet_top1=80.0):
                     recalibration_images=args.recalibration_images)
     if run.split == 'val':
         settings['holdout'] = args.holdout
+    work_dir = osp.join(args.work_dir, 'fake', run.name)
+    write_scalars(work_dir, '20261203_000000', [(1, seconds / 100)])
     result = dict(
         method=run.method, seed=run.seed, settings=settings, top1=top1,
         mean_subnet_top1=subnet_top1,
         mean_subnet_top1_recalibrated=subnet_top1 + 5, train_time_s=seconds,
-        device='cpu')
+        device='cpu', work_dir=work_dir)
     path = args.study.results_path(args, run)
     os.makedirs(osp.dirname(path), exist_ok=True)
     with open(path, 'w') as f:
@@ -94,7 +117,7 @@ def test_report_from_finished_runs(study, tmp_path):
         Run('droppath', 0, 'val', '0.1'): (90.6, 61.0),
         Run('droppath', 0, 'val', '0.2'): (90.6, 61.0),
         Run('stpp', 0, 'val', '1.0'): (89.0, 100.0),
-        Run('stpp', 0, 'val', '2.0'): (90.8, 121.0),
+        Run('stpp', 0, 'val', '2.0'): (90.8, 122.0),
         Run('stpp', 0, 'val', '4.0'): (90.1, 130.0),
     }
     for run, (top1, seconds) in list(validation.items())[:-1]:
@@ -107,9 +130,12 @@ def test_report_from_finished_runs(study, tmp_path):
 
     chosen = study.validation(args)
     assert chosen['choices'] == {'droppath': '0.1', 'stpp': '2.0'}  # tie
-    assert chosen['equal_compute_epochs'] == 60  # 30 x 121 / 60, rounded
+    # 30 x the ratio of the median iteration times, 1.22 and 0.6 s
+    assert chosen['equal_compute_epochs'] == 61
     assert chosen['grid']['stpp']['2.0']['chosen']
     assert chosen['grid']['droppath']['0.2']['mean'] == 90.6
+    assert chosen['grid']['stpp']['2.0']['iteration_s'] == 1.22
+    assert chosen['equal_compute_basis'] == 'iteration_s'
 
     # test runs: seed 0 reuses the validation trainings (same times here)
     test = {
@@ -117,12 +143,12 @@ def test_report_from_finished_runs(study, tmp_path):
         Run('baseline', 1, 'test'): (91.4, 60.0),
         Run('droppath', 0, 'test', '0.1'): (91.5, 61.0),
         Run('droppath', 1, 'test', '0.1'): (91.6, 61.0),
-        Run('stpp', 0, 'test', '2.0'): (92.0, 121.0),
-        Run('stpp', 1, 'test', '2.0'): (91.8, 121.0),
-        Run('baseline', 0, 'test', epochs=60): (91.2, 120.0),
+        Run('stpp', 0, 'test', '2.0'): (92.0, 122.0),
+        Run('stpp', 1, 'test', '2.0'): (91.8, 122.0),
+        Run('baseline', 0, 'test', epochs=61): (91.2, 120.0),
     }
-    assert study.test_runs(args, chosen['choices'], 60) == list(test) + [
-        Run('baseline', 1, 'test', epochs=60)]
+    assert study.test_runs(args, chosen['choices'], 61) == list(test) + [
+        Run('baseline', 1, 'test', epochs=61)]
     for run, (top1, seconds) in test.items():
         fake_result(args, run, top1, seconds)
     data = study.report(args)
@@ -135,13 +161,13 @@ def test_report_from_finished_runs(study, tmp_path):
     assert stpp['minus baseline']['mean'] == pytest.approx(0.7)
     assert stpp['minus baseline']['std'] == pytest.approx(0.4242641, abs=1e-6)
     # only seed 0 has an equal-compute baseline
-    equal = stpp['minus baseline, equal compute (60 epochs)']
+    equal = stpp['minus baseline, equal compute (61 epochs)']
     assert equal['mean'] == pytest.approx(0.8) and equal['seeds'] == ['0']
     assert rows['baseline']['minus baseline'] is None
-    assert stpp['train_minutes']['mean'] == pytest.approx(121 / 60)
+    assert stpp['train_minutes']['mean'] == pytest.approx(122 / 60)
     assert stpp['mean_subnet_top1_recalibrated']['mean'] == 85.0
 
-    fake_result(args, Run('baseline', 1, 'test', epochs=60), 91.3, 120.0)
+    fake_result(args, Run('baseline', 1, 'test', epochs=61), 91.3, 120.0)
     assert study.main(['--report', '--work-dir', str(tmp_path), '--seeds',
                        '0', '1', '--out-json', str(tmp_path / 'study.json')
                        ]) == 0
@@ -151,7 +177,7 @@ def test_report_from_finished_runs(study, tmp_path):
     assert '| ST++ (amplitude 2.0) | 2 | 91.90 ± 0.14 | +0.70' not in table
     assert ('| ST++ (amplitude 2.0) | 2 | 91.90 ± 0.14 | 0.70 ± 0.42 | '
             '0.65 ± 0.21 |') in table
-    assert '| ST++ | 2.0 | 90.80 | 2.0 | yes |' in table
+    assert '| ST++ | 2.0 | 90.80 | 2.0 | 1.220 | yes |' in table
 
 
 def test_study_end_to_end_on_tiny_data(study, tmp_path, capsys):
@@ -170,6 +196,8 @@ def test_study_end_to_end_on_tiny_data(study, tmp_path, capsys):
     assert output.count('finished test_') == 4
     data = json.loads((tmp_path / 'study.json').read_text())
     assert data['complete']
+    # too short to log an iteration: the equal compute from training times
+    assert data['validation']['equal_compute_basis'] == 'train_time_s'
     args = study.parse_args(argv)
     chosen = data['validation']['choices']
     for run in study.validation_runs(args) + study.test_runs(

@@ -30,6 +30,7 @@ them; ``--report`` writes the report of the finished runs only.
 import argparse
 import functools
 import glob
+import json
 import os
 import os.path as osp
 import subprocess
@@ -288,6 +289,26 @@ def equal_compute_epochs(epochs: int, stpp_seconds: List[float],
                      np.mean(baseline_seconds)))
 
 
+def iteration_seconds(work_dir: str) -> Optional[float]:
+    """The median logged training-iteration time of a run.
+
+    The median of MMEngine's logged times (``vis_data/scalars.json`` of
+    every part of a resumed run; a step logged twice counts once, as its
+    last part logged it) is robust to passing load on a shared machine,
+    which the run's total time is not. None when nothing was logged (runs
+    shorter than the logging interval).
+    """
+    times = {}
+    for path in sorted(glob.glob(
+            osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
+        with open(path) as f:
+            for line in f:
+                entry = json.loads(line)
+                if 'lr' in entry:  # a training line
+                    times[entry['step']] = entry['time']
+    return float(np.median(list(times.values()))) if times else None
+
+
 def validation(args: argparse.Namespace) -> Optional[dict]:
     """Step 2 from the validation runs: the grid, choices, equal compute.
 
@@ -303,6 +324,8 @@ def validation(args: argparse.Namespace) -> Optional[dict]:
             run.value or '-', dict(top1_per_seed={}, train_time_s=[]))
         entry['top1_per_seed'][str(run.seed)] = result['top1']
         entry['train_time_s'].append(result['train_time_s'])
+        entry.setdefault('iteration_s', []).append(
+            iteration_seconds(result['work_dir']))
     choices = {
         method: choose({v: list(e['top1_per_seed'].values())
                         for v, e in table[method].items()},
@@ -311,15 +334,21 @@ def validation(args: argparse.Namespace) -> Optional[dict]:
     }
     for method, values in table.items():
         for value, entry in values.items():
+            logged = [t for t in entry['iteration_s'] if t is not None]
             entry.update(mean_std(list(entry['top1_per_seed'].values())),
                          train_time_s=float(np.mean(entry['train_time_s'])),
+                         iteration_s=float(np.mean(logged)) if len(logged)
+                         == len(entry['iteration_s']) else None,
                          chosen=choices.get(method) == value)
-    equal = None
+    equal, basis = None, None
     if {'baseline', 'stpp'} <= set(table):
-        equal = equal_compute_epochs(
-            args.epochs, [table['stpp'][choices['stpp']]['train_time_s']],
-            [table['baseline']['-']['train_time_s']])
-    return dict(grid=table, choices=choices, equal_compute_epochs=equal)
+        pair = [table['stpp'][choices['stpp']], table['baseline']['-']]
+        basis = ('iteration_s' if all(e['iteration_s'] for e in pair) else
+                 'train_time_s')  # runs too short to log an iteration
+        equal = equal_compute_epochs(args.epochs, [pair[0][basis]],
+                                     [pair[1][basis]])
+    return dict(grid=table, choices=choices, equal_compute_epochs=equal,
+                equal_compute_basis=basis)
 
 
 def row_label(run: Run) -> str:
@@ -399,18 +428,22 @@ def markdown(data: dict) -> str:
     if not chosen:
         return '\n'.join(lines + ['', 'Validation runs not finished.', ''])
     lines += ['', '| method | value | validation top-1 (%) | train time '
-              '(min) | chosen |', '|---|---|---|---|---|']
+              '(min) | median s/iter | chosen |', '|---|---|---|---|---|---|']
     for method, values in chosen['grid'].items():
         for value, entry in values.items():
             lines.append(
                 f'| {METHOD_NAMES[method]} | {value} | '
                 f'{format_mean_std(entry)} | '
                 f'{entry["train_time_s"] / 60:.1f} | '
+                f'{format_mean_std(dict(mean=entry["iteration_s"]), 3)} | '
                 f'{"yes" if entry["chosen"] else ""} |')
     if chosen['equal_compute_epochs']:
+        basis = ('median iteration times' if chosen['equal_compute_basis']
+                 == 'iteration_s' else 'training times')
         lines += ['', 'Equal-compute baseline: '
-                  f'{chosen["equal_compute_epochs"]} epochs (the chosen ST++ '
-                  'validation run trained that many baseline epochs\' time).']
+                  f'{chosen["equal_compute_epochs"]} epochs, '
+                  f'{design["epochs"]} x the ratio of the {basis} of the '
+                  'chosen ST++ and the baseline validation runs.']
     references = [k[len('minus '):] for k in next(iter(
         data['test'].values()), {}) if k.startswith('minus ')]
     lines += ['', '| method | seeds | top-1 (%) | ' + ' | '.join(
