@@ -83,7 +83,8 @@ def test_iteration_seconds_is_the_median_over_a_runs_parts(study, tmp_path):
     write_scalars(str(tmp_path), '20261203_020000',
                   [(208, 0.5), (287, 0.35), (366, 0.45)])
     assert study.iteration_seconds(str(tmp_path)) == 0.4  # of 5 steps
-    assert study.iteration_seconds(str(tmp_path / 'nothing')) is None
+    with pytest.raises(ValueError, match='no logged training iteration'):
+        study.iteration_seconds(str(tmp_path / 'nothing'))
 
 
 def fake_result(args, run, top1, seconds, subnet_top1=80.0):
@@ -135,7 +136,6 @@ def test_report_from_finished_runs(study, tmp_path):
     assert chosen['grid']['stpp']['2.0']['chosen']
     assert chosen['grid']['droppath']['0.2']['mean'] == 90.6
     assert chosen['grid']['stpp']['2.0']['iteration_s'] == 1.22
-    assert chosen['equal_compute_basis'] == 'iteration_s'
 
     # test runs: seed 0 reuses the validation trainings (same times here)
     test = {
@@ -189,15 +189,21 @@ def test_study_end_to_end_on_tiny_data(study, tmp_path, capsys):
             '--seeds', '0', '--recalibration-images', '8', '--jobs', '2',
             '--num-workers', '0', '--data-root', str(data_root),
             '--work-dir', str(tmp_path / 'work'), '--out-json',
-            str(tmp_path / 'study.json')]
+            str(tmp_path / 'depth_study_r14.json')]
     assert study.main(argv) == 0
     output = capsys.readouterr().out
     assert output.count('finished val_') == 4
     assert output.count('finished test_') == 4
-    data = json.loads((tmp_path / 'study.json').read_text())
+    data = json.loads((tmp_path / 'depth_study_r14.json').read_text())
+    with open(tmp_path / 'depth_study.png', 'rb') as f:  # the gains plot
+        assert f.read(8) == b'\x89PNG\r\n\x1a\n'
     assert data['complete']
-    # too short to log an iteration: the equal compute from training times
-    assert data['validation']['equal_compute_basis'] == 'train_time_s'
+    # the equal compute from the runs' logged iteration times
+    grid = data['validation']['grid']
+    assert data['validation']['equal_compute_epochs'] == round(
+        1 * grid['stpp'][data['validation']['choices']['stpp']][
+            'iteration_s'] /
+        grid['baseline']['-']['iteration_s'])
     args = study.parse_args(argv)
     chosen = data['validation']['choices']
     for run in study.validation_runs(args) + study.test_runs(

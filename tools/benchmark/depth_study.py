@@ -289,14 +289,16 @@ def equal_compute_epochs(epochs: int, stpp_seconds: List[float],
                      np.mean(baseline_seconds)))
 
 
-def iteration_seconds(work_dir: str) -> Optional[float]:
+def iteration_seconds(work_dir: str) -> float:
     """The median logged training-iteration time of a run.
 
     The median of MMEngine's logged times (``vis_data/scalars.json`` of
     every part of a resumed run; a step logged twice counts once, as its
     last part logged it) is robust to passing load on a shared machine,
-    which the run's total time is not. None when nothing was logged (runs
-    shorter than the logging interval).
+    which the run's total time is not.
+
+    Raises:
+        ValueError: Nothing was logged in ``work_dir``.
     """
     times = {}
     for path in sorted(glob.glob(
@@ -306,7 +308,9 @@ def iteration_seconds(work_dir: str) -> Optional[float]:
                 entry = json.loads(line)
                 if 'lr' in entry:  # a training line
                     times[entry['step']] = entry['time']
-    return float(np.median(list(times.values()))) if times else None
+    if not times:
+        raise ValueError(f'no logged training iteration in {work_dir}')
+    return float(np.median(list(times.values())))
 
 
 def validation(args: argparse.Namespace) -> Optional[dict]:
@@ -334,21 +338,16 @@ def validation(args: argparse.Namespace) -> Optional[dict]:
     }
     for method, values in table.items():
         for value, entry in values.items():
-            logged = [t for t in entry['iteration_s'] if t is not None]
             entry.update(mean_std(list(entry['top1_per_seed'].values())),
                          train_time_s=float(np.mean(entry['train_time_s'])),
-                         iteration_s=float(np.mean(logged)) if len(logged)
-                         == len(entry['iteration_s']) else None,
+                         iteration_s=float(np.mean(entry['iteration_s'])),
                          chosen=choices.get(method) == value)
-    equal, basis = None, None
+    equal = None
     if {'baseline', 'stpp'} <= set(table):
-        pair = [table['stpp'][choices['stpp']], table['baseline']['-']]
-        basis = ('iteration_s' if all(e['iteration_s'] for e in pair) else
-                 'train_time_s')  # runs too short to log an iteration
-        equal = equal_compute_epochs(args.epochs, [pair[0][basis]],
-                                     [pair[1][basis]])
-    return dict(grid=table, choices=choices, equal_compute_epochs=equal,
-                equal_compute_basis=basis)
+        equal = equal_compute_epochs(
+            args.epochs, [table['stpp'][choices['stpp']]['iteration_s']],
+            [table['baseline']['-']['iteration_s']])
+    return dict(grid=table, choices=choices, equal_compute_epochs=equal)
 
 
 def row_label(run: Run) -> str:
@@ -435,15 +434,13 @@ def markdown(data: dict) -> str:
                 f'| {METHOD_NAMES[method]} | {value} | '
                 f'{format_mean_std(entry)} | '
                 f'{entry["train_time_s"] / 60:.1f} | '
-                f'{format_mean_std(dict(mean=entry["iteration_s"]), 3)} | '
+                f'{entry["iteration_s"]:.3f} | '
                 f'{"yes" if entry["chosen"] else ""} |')
     if chosen['equal_compute_epochs']:
-        basis = ('median iteration times' if chosen['equal_compute_basis']
-                 == 'iteration_s' else 'training times')
         lines += ['', 'Equal-compute baseline: '
                   f'{chosen["equal_compute_epochs"]} epochs, '
-                  f'{design["epochs"]} x the ratio of the {basis} of the '
-                  'chosen ST++ and the baseline validation runs.']
+                  f'{design["epochs"]} x the ratio of the median iteration '
+                  'times of the chosen ST++ and the baseline validation runs.']
     references = [k[len('minus '):] for k in next(iter(
         data['test'].values()), {}) if k.startswith('minus ')]
     lines += ['', '| method | seeds | top-1 (%) | ' + ' | '.join(
@@ -511,7 +508,8 @@ def plot_gains(reports: List[dict], path: str) -> None:
 
 def write_report(args: argparse.Namespace) -> str:
     """Write the report's JSON and markdown, and the plot of every network's
-    report in its folder (``depth_study.png``); return the markdown."""
+    report in its folder (``depth_study.png``, once a test run finished);
+    return the markdown."""
     data = report(args)
     text = markdown(data)
     folder = osp.dirname(osp.abspath(args.out_json))
@@ -521,7 +519,8 @@ def write_report(args: argparse.Namespace) -> str:
         f.write(text)
     reports = [load(path) for path in sorted(
         glob.glob(osp.join(folder, 'depth_study_r*.json')))]
-    plot_gains(reports, osp.join(folder, 'depth_study.png'))
+    if gains_by_depth(reports):  # a test result to plot
+        plot_gains(reports, osp.join(folder, 'depth_study.png'))
     return text
 
 
