@@ -3,6 +3,7 @@ from .cost import (block_macs, block_params, count_macs, expected_cost_ratio,
                    measure_latency, pareto_optimal, subnet_macs, subnet_params)
 from .lesion import (block_name, droppable_blocks, lesion_mask, lesion_study,
                      random_block_sets)
+from .logs import logged_train_scalars
 from .plot import plot_subnets
 from .stats import format_mean_std, mean_std, paired_difference
 from .subnet_eval import (TOP1, RunSpec, evaluate_subnets,
@@ -13,6 +14,7 @@ __all__ = [
     'TOP1', 'RunSpec', 'block_macs', 'block_name', 'block_params',
     'count_macs', 'droppable_blocks', 'evaluate_subnets',
     'expected_cost_ratio', 'format_mean_std', 'lesion_mask', 'lesion_study',
+    'logged_train_scalars',
     'mean_std', 'mean_subnet_accuracy', 'measure_latency',
     'paired_difference', 'pareto_optimal', 'parse_run_spec', 'plot_subnets',
     'random_block_sets', 'subnet_macs', 'subnet_params', 'subnet_test_config'

@@ -3,7 +3,6 @@
 
 Two processes with the gloo backend stand for two GPUs.
 """
-import glob
 import json
 import os
 import os.path as osp
@@ -14,6 +13,8 @@ import sys
 import pytest
 import torch
 from helpers import tiny_data_options, top1_accuracy, write_tiny_fashion_mnist
+
+from mmstim.analysis import logged_train_scalars
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 STPP = osp.join(REPO, 'configs', 'fashion_mnist',
@@ -62,16 +63,9 @@ def dist_train(config, gpus, *args):
 
 def logged_subnets(work_dir):
     """Kept depth and side of every iteration, from the runs' scalar logs."""
-    records = {}
-    for path in sorted(glob.glob(
-            osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
-        with open(path) as f:
-            for line in f:
-                record = json.loads(line)
-                if 'kept_depth' in record:
-                    records[record['step']] = (record['kept_depth'],
-                                               record['subnet_side'])
-    return records
+    return {step: (record['kept_depth'], record['subnet_side'])
+            for step, record in logged_train_scalars(work_dir).items()
+            if 'kept_depth' in record}
 
 
 def test_dist_train_two_processes_and_resume(tmp_path, data_root):

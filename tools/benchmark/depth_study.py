@@ -30,7 +30,6 @@ them; ``--report`` writes the report of the finished runs only.
 import argparse
 import functools
 import glob
-import json
 import os
 import os.path as osp
 import subprocess
@@ -44,7 +43,8 @@ import numpy as np
 from mmengine.config import Config
 from mmengine.fileio import dump, load
 
-from mmstim.analysis.stats import format_mean_std, mean_std, paired_difference
+from mmstim.analysis import (format_mean_std, logged_train_scalars, mean_std,
+                             paired_difference)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 ACCURACY = osp.join(REPO, 'tools', 'benchmark', 'accuracy.py')
@@ -300,17 +300,11 @@ def iteration_seconds(work_dir: str) -> float:
     Raises:
         ValueError: Nothing was logged in ``work_dir``.
     """
-    times = {}
-    for path in sorted(glob.glob(
-            osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
-        with open(path) as f:
-            for line in f:
-                entry = json.loads(line)
-                if 'lr' in entry:  # a training line
-                    times[entry['step']] = entry['time']
+    times = [record['time'] for record in
+             logged_train_scalars(work_dir).values()]
     if not times:
         raise ValueError(f'no logged training iteration in {work_dir}')
-    return float(np.median(list(times.values())))
+    return float(np.median(times))
 
 
 def validation(args: argparse.Namespace) -> Optional[dict]:
