@@ -262,7 +262,9 @@ def test_gains_by_depth_are_the_reports_paired_differences(study, tmp_path):
         (14, -0.2, 0.3), (32, 0.4, 0.0)]  # one seed: no error bar
     assert series[prefix + 'stochastic depth - baseline'] == [
         (14, 0.05, 0.02)]
-    assert len(series) == 4  # baseline rows are references, not series
+    assert series[prefix + 'equal-compute baseline - baseline'] == [
+        (14, 0.1, 0.1), (32, 0.1, 0.1)]
+    assert len(series) == 5  # the baseline is the reference, not a series
     study.plot_gains(reports, str(tmp_path / 'gains.png'))
     with open(tmp_path / 'gains.png', 'rb') as f:
         assert f.read(8) == b'\x89PNG\r\n\x1a\n'

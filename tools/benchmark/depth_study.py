@@ -453,7 +453,9 @@ def markdown(data: dict) -> str:
 
 
 def gains_by_depth(reports: List[dict]) -> Dict[str, List[tuple]]:
-    """The paired differences of the reports, as series against depth.
+    """The paired differences of the reports, as series against depth:
+    each method (and the equal-compute baseline) minus the baseline, and
+    each method minus the equal-compute baseline.
 
     Args:
         reports (list[dict]): Reports of :func:`report`, one per network.
@@ -464,39 +466,46 @@ def gains_by_depth(reports: List[dict]) -> Dict[str, List[tuple]]:
     """
     series: Dict[str, List[tuple]] = {}
     for data in sorted(reports, key=lambda d: d['depth']):
-        for row in data['test'].values():
-            if row['method'] == 'baseline':
-                continue
+        for row_name, row in data['test'].items():
+            name = METHOD_NAMES[row['method']]
+            if 'equal compute' in row_name:
+                name = 'equal-compute baseline'
+            elif row['method'] == 'baseline':
+                continue  # the reference
             for key, diff in row.items():
                 if not key.startswith('minus ') or not diff or diff[
                         'mean'] is None:
                     continue
                 reference = ('equal-compute baseline'
                              if 'equal compute' in key else 'baseline')
-                label = (f'{data["schedule"]}: '
-                         f'{METHOD_NAMES[row["method"]]} - {reference}')
+                label = f'{data["schedule"]}: {name} - {reference}'
                 series.setdefault(label, []).append(
                     (data['depth'], diff['mean'], diff['std'] or 0.0))
     return series
 
 
 def plot_gains(reports: List[dict], path: str) -> None:
-    """Plot :func:`gains_by_depth` with error bars (std over seeds)."""
+    """Plot :func:`gains_by_depth` with error bars (std over seeds), the
+    series shifted a little along the depth axis so that their error bars
+    do not hide each other."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(7, 4.2))
     ax.axhline(0, color='grey', linewidth=0.8)
-    for label, points in gains_by_depth(reports).items():
+    series = gains_by_depth(reports)
+    for i, (label, points) in enumerate(series.items()):
         depths, means, stds = zip(*points)
-        ax.errorbar(depths, means, yerr=stds, marker='o', capsize=3,
-                    label=label)
+        shift = 0.4 * (i - (len(series) - 1) / 2)  # error bars side by side
+        ax.errorbar([d + shift for d in depths], means, yerr=stds,
+                    marker='o', capsize=3, label=label)
+    ax.set_xticks(sorted({d for points in series.values()
+                          for d, _, _ in points}))
     ax.set_xlabel('depth (layers of the CIFAR-style ResNet)')
     ax.set_ylabel('full-network top-1 difference (pp, paired by seed)')
     ax.set_title('Fashion-MNIST test set, mean ± std over seeds')
-    ax.legend(fontsize='small')
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    ax.legend(fontsize='small', loc='upper left', bbox_to_anchor=(1, 1))
+    fig.savefig(path, dpi=120, bbox_inches='tight')  # with the legend
     plt.close(fig)
 
 
