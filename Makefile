@@ -38,7 +38,7 @@ data: setup
 	@$(PYTHON_BIN) tools/dataset_converters/prepare_fashion_mnist.py
 
 test: setup
-	@$(PYTHON_BIN) -m pytest tests -q -p no:cacheprovider
+	@$(PYTHON_BIN) -m pytest tests -q -p no:cacheprovider --durations=10
 
 # MMEngine imports pkg_resources: its deprecation warning means nothing here.
 demo: data
