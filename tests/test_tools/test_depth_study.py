@@ -3,6 +3,7 @@
 import json
 import os
 import os.path as osp
+import threading
 
 import pytest
 from helpers import load_tool, write_tiny_fashion_mnist
@@ -178,6 +179,48 @@ def test_report_from_finished_runs(study, tmp_path):
     assert ('| ST++ (amplitude 2.0) | 2 | 91.90 ± 0.14 | 0.70 ± 0.42 | '
             '0.65 ± 0.21 |') in table
     assert '| ST++ | 2.0 | 90.80 | 2.0 | 1.220 | yes |' in table
+
+
+def test_test_runs_start_once_their_method_is_chosen(study, tmp_path,
+                                                     monkeypatch, capsys):
+    """Validation runs start first; a method's test runs start as soon as
+    its own validation runs have finished, while another method's still
+    runs; a failed run stops only the runs that depend on it."""
+    argv = ['--work-dir', str(tmp_path), '--seeds', '0', '1', '--jobs', '2',
+            '--out-json', str(tmp_path / 'study.json')]
+    args = study.parse_args(argv)
+    args.study = study
+    started, test_started, overlapped = [], threading.Event(), []
+    failing = study.Run('droppath', 0, 'val', '0.2')
+
+    def fake_launch(args_, run, log):
+        started.append(run.name)
+        if run.split == 'test':
+            test_started.set()
+        if run == failing:  # runs until a test run has started, then fails
+            overlapped.append(test_started.wait(timeout=30))
+            return 1
+        amplitude_bonus = float(run.value or 0) if run.method == 'stpp' else 0
+        fake_result(args, run, 90.0 + amplitude_bonus,
+                    100.0 if run.method == 'stpp' else 60.0)
+        return 0
+
+    monkeypatch.setattr(study, 'launch', fake_launch)
+    assert study.main(argv) == 1
+    assert overlapped == [True]
+    assert all(name.startswith('val_') for name in started[:7])
+    # then the longest first: ST++ (amplitude 4 is best), the equal-compute
+    # baseline (30 x 100 / 60 = 50 epochs), the baseline; stochastic depth
+    # never, since one of its validation runs failed
+    assert sorted(started[7:]) == [
+        'test_baseline_50ep_seed0', 'test_baseline_50ep_seed1',
+        'test_baseline_seed0', 'test_baseline_seed1', 'test_stpp_4.0_seed0',
+        'test_stpp_4.0_seed1']
+    assert started[7:9] == ['test_stpp_4.0_seed0', 'test_stpp_4.0_seed1']
+    assert f'error: 1 run(s) failed; see {tmp_path}' in capsys.readouterr(
+    ).err
+    assert study.validation(args, partial=True)['pending'] == ['droppath']
+    assert study.validation(args) is None
 
 
 def test_study_end_to_end_on_tiny_data(study, tmp_path, capsys):

@@ -19,13 +19,15 @@ designs it:
    evaluated once on the test images, with their subnets.
 
 Every run is one accuracy-benchmark process with its own results file and
-log under ``--work-dir``; ``--jobs`` of them run at once. Finished runs are
-skipped and interrupted ones resume, so the same command continues a study.
+log under ``--work-dir``; ``--jobs`` of them run at once, validation runs
+first, and a method's test runs as soon as its own validation runs have
+finished. Finished runs are skipped and interrupted ones resume, so the
+same command continues a study.
 The report (JSON and markdown) holds the validation grid, the choices, and
 per method the test top-1 (mean ± std), its difference to the baseline and
 to the equal-compute baseline paired by seed, the mean subnet top-1 and the
-training time. ``--plan`` lists the runs of the next step without starting
-them; ``--report`` writes the report of the finished runs only.
+training time. ``--plan`` lists the runs whose settings are known, without
+starting them; ``--report`` writes the report of the finished runs only.
 """
 import argparse
 import functools
@@ -35,9 +37,10 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import (FIRST_COMPLETED, Future, ThreadPoolExecutor,
+                                wait)
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import numpy as np
 from mmengine.config import Config
@@ -117,7 +120,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     add('--out-json',
         help='default: benchmarks/results/depth_study_<net>.json')
     add('--plan', action='store_true',
-        help='print the runs of the next step, start nothing')
+        help='print the runs whose settings are known, start nothing')
     add('--report', action='store_true',
         help='write the report of the finished runs, start nothing')
     args = parser.parse_args(argv)
@@ -234,39 +237,67 @@ def finished_run(args: argparse.Namespace, run: Run) -> Optional[dict]:
         found.get(k) == v for k, v in expected.items()) else None
 
 
-def run_all(args: argparse.Namespace, runs: List[Run]) -> None:
-    """Run what has not finished, ``--jobs`` at a time, longest first.
+def launch(args: argparse.Namespace, run: Run, log: str) -> int:
+    """Run one accuracy-benchmark process, its output appended to ``log``;
+    return its exit code."""
+    with open(log, 'a') as f:
+        return subprocess.call(command(args, run), stdout=f,
+                               stderr=subprocess.STDOUT, cwd=REPO)
+
+
+def run_all(args: argparse.Namespace,
+            ready: Callable[[], List[Run]]) -> None:
+    """Run what has not finished, ``--jobs`` at a time: validation runs
+    first, since the test runs wait for them, then the longest first.
+
+    ``ready`` is asked again whenever a run ends, so that runs which become
+    known meanwhile (the test runs of a method whose validation runs just
+    finished) start without waiting for the other methods' validation.
+
+    Args:
+        ready (callable): Returns the runs whose settings are known now.
 
     Raises:
-        RuntimeError: Some runs failed (the others still ran); the message
-            names their logs.
+        RuntimeError: Some runs failed (the others still ran, and no run
+            that depends on a failed one); the message names their logs.
     """
-    todo = sorted((r for r in runs if finished_run(args, r) is None),
-                  key=lambda r: -RELATIVE_COST[r.method] * (
-                      r.epochs or args.epochs))
-    if not todo:
-        return
-    print(f'{len(todo)} of {len(runs)} runs to do, {args.jobs} at a time, '
-          f'{args.threads} thread(s) each', flush=True)
     os.makedirs(osp.join(net_dir(args), 'logs'), exist_ok=True)
 
     def execute(run: Run) -> Optional[str]:
         log = osp.join(net_dir(args), 'logs', f'{run.name}.log')
         start = time.time()
         print(f'started {run.name} (log: {log})', flush=True)
-        with open(log, 'a') as f:
-            code = subprocess.call(command(args, run), stdout=f,
-                                   stderr=subprocess.STDOUT, cwd=REPO)
+        code = launch(args, run, log)
         minutes = (time.time() - start) / 60
         print(f'{"finished" if code == 0 else "FAILED"} {run.name} after '
               f'{minutes:.1f} min', flush=True)
         return None if code == 0 else log
 
+    running: Dict[Future, Run] = {}
+    failed: Dict[Run, str] = {}
     with ThreadPoolExecutor(args.jobs) as pool:
-        failed = [log for log in pool.map(execute, todo) if log]
+        while True:
+            todo = sorted(
+                (r for r in ready() if r not in failed
+                 and r not in running.values()
+                 and finished_run(args, r) is None),
+                key=lambda r: (r.split != 'val', -RELATIVE_COST[r.method] *
+                               (r.epochs or args.epochs)))
+            if todo and not running and not failed:
+                print(f'{len(todo)} runs ready to do, {args.jobs} at a '
+                      f'time, {args.threads} thread(s) each', flush=True)
+            for run in todo[:args.jobs - len(running)]:
+                running[pool.submit(execute, run)] = run
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                run = running.pop(future)
+                if future.result():
+                    failed[run] = future.result()
     if failed:
         raise RuntimeError(f'{len(failed)} run(s) failed; see ' +
-                           ', '.join(failed))
+                           ', '.join(failed.values()))
 
 
 def choose(top1: Dict[str, List[float]], default: str) -> str:
@@ -307,17 +338,28 @@ def iteration_seconds(work_dir: str) -> float:
     return float(np.median(times))
 
 
-def validation(args: argparse.Namespace) -> Optional[dict]:
+def validation(args: argparse.Namespace,
+               partial: bool = False) -> Optional[dict]:
     """Step 2 from the validation runs: the grid, choices, equal compute.
 
+    Args:
+        partial (bool): Choose for the methods whose validation runs have
+            all finished, and name the others in ``'pending'``.
+
     Returns:
-        dict, optional: None until every validation run has finished.
+        dict, optional: ``grid``, ``choices``, ``equal_compute_epochs``
+        (once the baseline and ST++ are chosen) and ``pending``; without
+        ``partial``, None until every validation run has finished.
     """
     runs = {run: finished_run(args, run) for run in validation_runs(args)}
-    if any(result is None for result in runs.values()):
+    pending = sorted({run.method for run, result in runs.items()
+                      if result is None})
+    if pending and not partial:
         return None
     table: Dict[str, dict] = {}
     for run, result in runs.items():
+        if run.method in pending:
+            continue
         entry = table.setdefault(run.method, {}).setdefault(
             run.value or '-', dict(top1_per_seed={}, train_time_s=[]))
         entry['top1_per_seed'][str(run.seed)] = result['top1']
@@ -341,7 +383,18 @@ def validation(args: argparse.Namespace) -> Optional[dict]:
         equal = equal_compute_epochs(
             args.epochs, [table['stpp'][choices['stpp']]['iteration_s']],
             [table['baseline']['-']['iteration_s']])
-    return dict(grid=table, choices=choices, equal_compute_epochs=equal)
+    return dict(grid=table, choices=choices, equal_compute_epochs=equal,
+                pending=pending)
+
+
+def ready_runs(args: argparse.Namespace) -> List[Run]:
+    """The runs whose settings are known now: every validation run, and
+    the test runs of each method whose validation runs have all finished
+    (the equal-compute baseline once the baseline's and ST++'s have)."""
+    known = validation(args, partial=True)
+    tests = test_runs(args, known['choices'], known['equal_compute_epochs'])
+    return validation_runs(args) + [
+        run for run in tests if run.method not in known['pending']]
 
 
 def row_label(run: Run) -> str:
@@ -528,30 +581,24 @@ def write_report(args: argparse.Namespace) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Run the missing steps of the study; write its report."""
+    """Run what is missing of the study; write its report."""
     args = parse_args(argv)
-    for step in ([] if args.report else ['validation', 'test']):
-        chosen = validation(args)
-        if step == 'validation':
-            runs = validation_runs(args)
-        elif chosen is None:  # --plan before the validation runs finished
-            print('# then the test runs, at the values chosen on validation')
-            break
-        else:
-            runs = test_runs(args, chosen['choices'],
-                             chosen['equal_compute_epochs'])
-        if args.plan:
-            print('\n'.join(' '.join(command(args, run)) for run in runs
-                            if finished_run(args, run) is None))
-            continue
+    if args.plan:
+        print('\n'.join(' '.join(command(args, run)) for run in
+                        ready_runs(args) if finished_run(args, run) is None))
+        pending = validation(args, partial=True)['pending']
+        if pending:
+            print(f'# then the test runs of {", ".join(pending)}, at the '
+                  'values chosen on validation')
+        return 0
+    if not args.report:
         try:
-            run_all(args, runs)
+            run_all(args, functools.partial(ready_runs, args))
         except RuntimeError as error:
             print(write_report(args))
             print(f'error: {error}', file=sys.stderr)
             return 1
-    if not args.plan:
-        print(write_report(args))
+    print(write_report(args))
     return 0
 
 
