@@ -1,0 +1,103 @@
+# Copyright (c) mmstim contributors. All rights reserved.
+"""Run benchmark processes several at a time, each with its own log."""
+import os
+import os.path as osp
+import subprocess
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence
+
+
+@dataclass(frozen=True)
+class Job:
+    """One benchmark process.
+
+    Attributes:
+        name (str): Unique name, e.g. ``test_stpp_1.0_seed0``.
+        command (tuple): The command line.
+        log (str): File the process's output is appended to.
+        cost (float): Relative cost; costlier jobs start first among
+            jobs of the same ``stage``.
+        stage (int): Jobs of a lower stage start first.
+        cwd (str, optional): Working directory of the process.
+    """
+    name: str
+    command: tuple
+    log: str
+    cost: float = 1.0
+    stage: int = 0
+    cwd: Optional[str] = field(default=None, compare=False)
+
+
+def launch(job: Job) -> int:
+    """Run one job to its end, its output appended to its log.
+
+    Returns:
+        int: The process's exit code.
+    """
+    os.makedirs(osp.dirname(osp.abspath(job.log)), exist_ok=True)
+    with open(job.log, 'a') as log:
+        return subprocess.call(list(job.command), stdout=log,
+                               stderr=subprocess.STDOUT, cwd=job.cwd)
+
+
+def run_jobs(ready: Callable[[], Sequence[Job]], jobs: int,
+             runner: Callable[[Job], int] = launch,
+             echo: Callable[[str], None] = print) -> None:
+    """Run the unfinished jobs, ``jobs`` at a time, until none is left.
+
+    ``ready`` is asked again whenever a job ends, so that jobs which become
+    known meanwhile (e.g. a fine-tuning whose pretraining just finished)
+    start without waiting for the others. It must return only the jobs that
+    still have to run: a finished job that it returns again runs again.
+
+    Args:
+        ready (callable): Returns the jobs that can run now.
+        jobs (int): How many run at once, at least 1.
+        runner (callable): Runs one job, returns its exit code.
+        echo (callable): Receives a line when a job starts or ends.
+
+    Raises:
+        ValueError: ``jobs`` is below 1.
+        RuntimeError: Some jobs failed (the others still ran); the message
+            names their logs.
+    """
+    if jobs < 1:
+        raise ValueError(f'jobs must be at least 1, got {jobs}')
+
+    def execute(job: Job) -> int:
+        start = time.time()
+        echo(f'started {job.name} (log: {job.log})')
+        code = runner(job)
+        minutes = (time.time() - start) / 60
+        echo(f'{"finished" if code == 0 else "FAILED"} {job.name} after '
+             f'{minutes:.1f} min')
+        return code
+
+    running: Dict[Future, Job] = {}
+    failed: Dict[str, Job] = {}
+    with ThreadPoolExecutor(jobs) as pool:
+        while True:
+            busy = {job.name for job in running.values()}
+            todo = sorted((job for job in ready()
+                           if job.name not in failed and job.name not in busy),
+                          key=lambda job: (job.stage, -job.cost))
+            for job in todo[:jobs - len(running)]:
+                running[pool.submit(execute, job)] = job
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                job = running.pop(future)
+                if future.result() != 0:
+                    failed[job.name] = job
+    if failed:
+        raise RuntimeError(
+            f'{len(failed)} job(s) failed; see their logs: ' +
+            ', '.join(job.log for job in failed.values()))
+
+
+def pending(candidates: List[Job], finished: Callable[[Job], bool]) -> List[Job]:
+    """The candidates that have not finished."""
+    return [job for job in candidates if not finished(job)]
