@@ -1,5 +1,6 @@
 # Copyright (c) mmstim contributors. All rights reserved.
-"""tools/model_converters/export_subnet.py: exact, plain and refusing."""
+"""Exporting a subnet (mmstim.deploy and its command line): exact, plain
+and refusing."""
 import json
 import os
 import os.path as osp
@@ -16,6 +17,7 @@ from mmpretrain.models import ImageClassifier
 from mmpretrain.registry import MODELS
 
 import mmstim  # noqa: F401
+from mmstim.deploy import export_subnet, parse_subnet
 from mmstim.engine import recalibrated_bn
 from mmstim.models.subnets import find_residual_stages, run_as_subnet
 
@@ -65,8 +67,7 @@ def source(tmp_path_factory):
 
 @pytest.mark.parametrize('subnet, images', [(MASK, 16), ('1,2,6', 0)])
 def test_exported_logits_equal_the_subnet(source, tmp_path, subnet, images):
-    tool = export_tool()
-    config, checkpoint = tool.export_subnet(
+    config, checkpoint = export_subnet(
         source['config'], source['checkpoint'], subnet, str(tmp_path),
         recalibration_images=images, seed=3)
     exported_cfg = Config.fromfile(config)
@@ -89,7 +90,7 @@ def test_exported_logits_equal_the_subnet(source, tmp_path, subnet, images):
     exported.eval()
     full.eval()
     stages = find_residual_stages(full.backbone)
-    spec = tool.parse_subnet(subnet, (3, 4, 6))
+    spec = parse_subnet(subnet, (3, 4, 6))
     with run_as_subnet(stages, spec):
         if images:
             loader = Runner.build_dataloader(
@@ -106,8 +107,7 @@ def test_exported_logits_equal_the_subnet(source, tmp_path, subnet, images):
 
 
 def test_exported_config_runs_with_test_tools_and_apis(source, tmp_path):
-    tool = export_tool()
-    config, checkpoint = tool.export_subnet(
+    config, checkpoint = export_subnet(
         source['config'], source['checkpoint'], MASK, str(tmp_path), 16)
     exported = build(Config.fromfile(config))
     exported.load_state_dict(
@@ -149,7 +149,7 @@ def test_bad_subnets_write_nothing(source, tmp_path, subnet, message):
 def test_refusals_name_the_problem(source, tmp_path, capsys):
     tool = export_tool()
     with pytest.raises(ValueError, match='stage 1 keeps 5 blocks'):
-        tool.export_subnet(source['config'], source['checkpoint'], '3,5,6',
+        export_subnet(source['config'], source['checkpoint'], '3,5,6',
                            str(tmp_path))
     # a checkpoint of another network
     other = str(tmp_path / 'other.pth')
@@ -158,10 +158,10 @@ def test_refusals_name_the_problem(source, tmp_path, capsys):
     torch.save(state, other)
     with pytest.raises(RuntimeError,
                        match=r'(?s)other\.pth.*head\.fc\.bias'):
-        tool.export_subnet(source['config'], other, '1,1,1', str(tmp_path))
+        export_subnet(source['config'], other, '1,1,1', str(tmp_path))
     assert os.listdir(tmp_path) == ['other.pth']
     # an existing export is kept unless --force
-    paths = tool.export_subnet(source['config'], source['checkpoint'],
+    paths = export_subnet(source['config'], source['checkpoint'],
                                '1,1,1', str(tmp_path), 0)
     before = [os.path.getmtime(p) for p in paths]
     assert tool.main([source['config'], source['checkpoint'], '--subnet',
