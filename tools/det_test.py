@@ -9,13 +9,14 @@ Examples:
     bash tools/dist_det_test.sh CONFIG CHECKPOINT 8
 """
 import argparse
+import sys
 from typing import Dict
 
-from mmdet.evaluation import DumpDetResults
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 from mmengine.runner import Runner
 
 import mmstim  # noqa: F401  (registers StrictPretrained)
+from mmstim.utils.env import MissingMmcvOpsError
 from mmstim.utils.launch import (add_common_args, build_det_runner, exit_tool,
                                  load_config, run_tool)
 
@@ -38,6 +39,8 @@ def main(argv=None) -> Dict[str, float]:
 
     def test(runner: Runner) -> Dict[str, float]:
         if args.out is not None:
+            # imported here: it needs mmcv's ops, which load_config checks
+            from mmdet.evaluation import DumpDetResults
             runner.test_evaluator.metrics.append(
                 DumpDetResults(out_file_path=args.out))
         return runner.test()
@@ -46,5 +49,8 @@ def main(argv=None) -> Dict[str, float]:
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except MissingMmcvOpsError as error:
+        sys.exit(f'error: {error}')
     exit_tool(0)

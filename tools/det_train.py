@@ -8,11 +8,13 @@ Examples:
     bash tools/dist_det_train.sh CONFIG 8
 """
 import argparse
+import sys
 
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 from mmengine.config import Config
 
 import mmstim  # noqa: F401  (registers StrictPretrained)
+from mmstim.utils.env import MissingMmcvOpsError
 from mmstim.utils.launch import (add_common_args, apply_train_args,
                                  build_det_runner, exit_tool, load_config,
                                  run_tool)
@@ -43,5 +45,8 @@ def main(argv=None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except MissingMmcvOpsError as error:
+        sys.exit(f'error: {error}')
     exit_tool(0)

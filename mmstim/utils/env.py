@@ -1,6 +1,12 @@
 # Copyright (c) mmstim contributors. All rights reserved.
 """Checks of the installed OpenMMLab stack, with messages that say how to
-fix it."""
+fix it.
+
+Classification needs only mmcv's Python part (``mmcv-lite`` serves);
+MMDet's detectors also need mmcv's compiled ops (``mmcv.ops``), which
+``make setup-det`` compiles once.
+"""
+import importlib
 from importlib import metadata
 from typing import Dict, Optional
 
@@ -10,11 +16,22 @@ MMCV_MIN = '2.0.0'
 MMCV_MAX = '2.2.0'  # exclusive: MMDet 3.3 refuses mmcv >= 2.2.0
 
 MMCV_FIX = (
-    'Install mmcv>=2.0.0,<2.2.0 with its compiled ops: run `make setup` in '
-    'the mmstim repository (it builds mmcv 2.1.0 from source), or, where '
-    "OpenMMLab's wheel index is reachable, "
-    '`mim install "mmcv>=2.0.0,<2.2.0"`. Remove mmcv-lite first '
-    '(`pip uninstall mmcv-lite`): it has no ops.')
+    'Run `make setup` in the mmstim repository (mmcv-lite 2.1.0, enough '
+    'for classification) or `make setup-det` (mmcv 2.1.0 with its compiled '
+    'ops); in your own environment, `pip install mmcv-lite==2.1.0`, or '
+    "`mim install \"mmcv>=2.0.0,<2.2.0\"` where OpenMMLab's wheel index is "
+    'reachable.')
+
+#: How to add the compiled ops, and what it costs.
+OPS_FIX = (
+    'Add them with `make setup-det` in the mmstim repository: it compiles '
+    'mmcv 2.1.0 with its ops once (about 34 minutes on 2 cores, about 70 '
+    'core-minutes; MAX_JOBS sets the parallel jobs) and keeps the wheel, so '
+    'later setups take seconds. Classification needs no ops.')
+
+
+class MissingMmcvOpsError(RuntimeError):
+    """mmcv's compiled ops, which MMDet's detectors need, do not load."""
 
 
 def _installed(distribution: str) -> Optional[str]:
@@ -24,39 +41,73 @@ def _installed(distribution: str) -> Optional[str]:
         return None
 
 
+def mmcv_ops_available() -> bool:
+    """Whether mmcv's compiled ops (``mmcv.ops``) import."""
+    try:
+        importlib.import_module('mmcv.ops')
+    except (ImportError, OSError):
+        return False
+    return True
+
+
+def require_mmcv_ops(user: str) -> None:
+    """Raise a clear error unless mmcv's compiled ops import.
+
+    Args:
+        user (str): What needs the ops, for the message, e.g.
+            ``'tools/det_train.py'``.
+
+    Raises:
+        MissingMmcvOpsError: The ops do not import; the message says what
+            is installed, the command that adds the ops and its duration.
+
+    Examples:
+        >>> require_mmcv_ops('tools/det_train.py')  # silent where ops load
+    """
+    if mmcv_ops_available():
+        return
+    full, lite = _installed('mmcv'), _installed('mmcv-lite')
+    if full is not None:
+        found = (f'mmcv {full}, whose compiled ops do not load (built '
+                 'against another torch?)')
+    elif lite is not None:
+        found = f'mmcv-lite {lite}, which has no compiled ops'
+    else:
+        found = 'no mmcv'
+    raise MissingMmcvOpsError(
+        f"{user} needs mmcv's compiled ops (mmcv.ops: NMS, RoIAlign and "
+        f"the other operators of MMDet's detectors); this environment has "
+        f'{found}. {OPS_FIX}')
+
+
 def check_mmcv(require_ops: bool = True) -> str:
     """Check that a usable mmcv is installed.
 
     Args:
         require_ops (bool): Also require mmcv's compiled ops (``mmcv.ops``),
-            which MMDet's detectors need. Defaults to True.
+            which MMDet's detectors need; without them ``mmcv-lite`` serves.
+            Defaults to True.
 
     Returns:
-        str: The installed mmcv version.
+        str: The installed mmcv (or mmcv-lite) version.
 
     Raises:
-        RuntimeError: mmcv is missing, is mmcv-lite, is outside
-            [2.0.0, 2.2.0) or has no compiled ops; the message says how to fix.
+        RuntimeError: mmcv is missing or outside [2.0.0, 2.2.0); the
+            message says how to fix it.
+        MissingMmcvOpsError: ``require_ops`` and the ops do not load.
     """
-    lite = _installed('mmcv-lite')
-    full = _installed('mmcv')
-    if full is None:
-        found = f'mmcv-lite {lite} (no compiled ops)' if lite else 'no mmcv'
-        raise RuntimeError(f'Found {found}. {MMCV_FIX}')
-    if not (digit_version(MMCV_MIN) <= digit_version(full) <
+    full, lite = _installed('mmcv'), _installed('mmcv-lite')
+    if full is None and lite is None:
+        raise RuntimeError(f'Found no mmcv. {MMCV_FIX}')
+    name, version = ('mmcv', full) if full is not None else ('mmcv-lite', lite)
+    if not (digit_version(MMCV_MIN) <= digit_version(version) <
             digit_version(MMCV_MAX)):
         raise RuntimeError(
-            f'Found mmcv {full}; mmstim needs mmcv>={MMCV_MIN},<{MMCV_MAX} '
-            f'(MMDet 3.3 refuses mmcv>={MMCV_MAX}). {MMCV_FIX}')
+            f'Found {name} {version}; mmstim needs mmcv>={MMCV_MIN},'
+            f'<{MMCV_MAX} (MMDet 3.3 refuses mmcv>={MMCV_MAX}). {MMCV_FIX}')
     if require_ops:
-        try:
-            from mmcv.ops import nms  # noqa: F401
-        except (ImportError, OSError) as error:
-            raise RuntimeError(
-                f'mmcv {full} is installed but its compiled ops do not load '
-                f'({error}); it was probably built against another torch. '
-                f'{MMCV_FIX}') from error
-    return full
+        require_mmcv_ops('mmstim with MMDet')
+    return version
 
 
 def collect_versions() -> Dict[str, Optional[str]]:

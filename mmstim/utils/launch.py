@@ -14,6 +14,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from .checkpoint import register_safe_checkpoint_loader
+from .env import require_mmcv_ops
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 #: Environment variables a launcher sets, per rank (RANK, WORLD_SIZE,
@@ -137,9 +138,15 @@ def load_config(args: argparse.Namespace) -> Config:
 
     For distributed runs without GPUs, MMEngine's DDP wrappers get
     ``device_ids=None`` (PyTorch refuses device ids for CPU modules).
+
+    Raises:
+        MissingMmcvOpsError: An MMDet config (``default_scope='mmdet'``)
+            where mmcv's compiled ops do not load.
     """
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     cfg = Config.fromfile(args.config)
+    if cfg.get('default_scope') == 'mmdet':
+        require_mmcv_ops(f'The MMDet config {args.config}')
     cfg.merge_from_dict(args.cfg_options or {})
     cfg.launcher = args.launcher
     if args.work_dir is not None:
@@ -200,7 +207,13 @@ def apply_train_args(cfg: Config,
 
 
 def build_det_runner(cfg: Config) -> Runner:
-    """The runner of an MMDet config, a custom ``runner_type`` included."""
+    """The runner of an MMDet config, a custom ``runner_type`` included.
+
+    Raises:
+        MissingMmcvOpsError: mmcv's compiled ops, which MMDet's detectors
+            need, do not load.
+    """
+    require_mmcv_ops('An MMDet runner')
     from mmdet.registry import RUNNERS
     from mmdet.utils import register_all_modules
     register_all_modules(init_default_scope=False)

@@ -29,7 +29,9 @@ def test_import_registers_components():
                for registry, name in names])
     """)
     result = subprocess.run([sys.executable, '-c', script],
-                            capture_output=True, text=True, check=True)
+                            capture_output=True,
+                            text=True,
+                            check=True)
     before, after = result.stdout.strip().splitlines()[-2:]
     assert before == str([False] * 8)
     assert after == str(['mmstim'] * 8)
@@ -39,13 +41,38 @@ def fake_versions(monkeypatch, versions):
     monkeypatch.setattr(env, '_installed', lambda name: versions.get(name))
 
 
-def test_mmcv_lite_is_refused_with_fix(monkeypatch):
+def test_mmcv_lite_serves_classification_only(monkeypatch):
     fake_versions(monkeypatch, {'mmcv-lite': '2.1.0'})
-    with pytest.raises(RuntimeError) as error:
-        env.check_mmcv()
+    monkeypatch.setitem(sys.modules, 'mmcv.ops', None)  # as in mmcv-lite
+    assert env.check_mmcv(require_ops=False) == '2.1.0'
+    assert env.mmcv_ops_available() is False
+    with pytest.raises(env.MissingMmcvOpsError) as error:
+        env.check_mmcv(require_ops=True)
     message = str(error.value)
-    assert 'mmcv-lite 2.1.0 (no compiled ops)' in message
-    assert 'make setup' in message and 'pip uninstall mmcv-lite' in message
+    assert 'this environment has mmcv-lite 2.1.0, which has no compiled ' \
+        'ops' in message
+    assert '`make setup-det`' in message
+    assert 'about 34 minutes on 2 cores' in message
+
+
+def test_no_mmcv_is_refused_with_fix(monkeypatch):
+    fake_versions(monkeypatch, {})
+    with pytest.raises(RuntimeError) as error:
+        env.check_mmcv(require_ops=False)
+    message = str(error.value)
+    assert message.startswith('Found no mmcv. Run `make setup`')
+    assert 'pip install mmcv-lite==2.1.0' in message
+
+
+def test_full_mmcv_without_loading_ops_is_named(monkeypatch):
+    fake_versions(monkeypatch, {'mmcv': '2.1.0'})
+    monkeypatch.setitem(sys.modules, 'mmcv.ops', None)
+    with pytest.raises(
+            env.MissingMmcvOpsError,
+            match=r'^tools/det_train\.py needs mmcv.s compiled '
+            r'ops .*this environment has mmcv 2\.1\.0, whose '
+            r'compiled ops do not load'):
+        env.require_mmcv_ops('tools/det_train.py')
 
 
 def test_too_new_mmcv_is_refused(monkeypatch):
