@@ -4,7 +4,8 @@ import os
 import os.path as osp
 import subprocess
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import (FIRST_COMPLETED, Future, ThreadPoolExecutor,
+                                wait)
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
@@ -30,21 +31,50 @@ class Job:
     cwd: Optional[str] = field(default=None, compare=False)
 
 
+def pid_file(job: Job) -> str:
+    """The file that holds a running job's process id: its log's name
+    with ``.pid``."""
+    return job.log + '.pid'
+
+
+def running_elsewhere(job: Job) -> bool:
+    """Whether a live process started by another scheduler (or by hand,
+    with a pid file) is running the job."""
+    try:
+        with open(pid_file(job)) as f:
+            pid = int(f.read().split()[0])
+        with open(f'/proc/{pid}/cmdline', 'rb') as f:
+            command = f.read().split(b'\0')
+    except (OSError, ValueError, IndexError):
+        return False
+    # the same program: a reused process id does not count
+    return osp.basename(job.command[1]).encode() in map(osp.basename,
+                                                         command)
+
+
 def launch(job: Job) -> int:
-    """Run one job to its end, its output appended to its log.
+    """Run one job to its end, its output appended to its log and its
+    process id in :func:`pid_file` while it runs.
 
     Returns:
         int: The process's exit code.
     """
     os.makedirs(osp.dirname(osp.abspath(job.log)), exist_ok=True)
     with open(job.log, 'a') as log:
-        return subprocess.call(list(job.command), stdout=log,
-                               stderr=subprocess.STDOUT, cwd=job.cwd)
+        process = subprocess.Popen(list(job.command), stdout=log,
+                                   stderr=subprocess.STDOUT, cwd=job.cwd)
+        with open(pid_file(job), 'w') as f:
+            f.write(str(process.pid))
+        try:
+            return process.wait()
+        finally:
+            os.remove(pid_file(job))
 
 
 def run_jobs(ready: Callable[[], Sequence[Job]], jobs: int,
              runner: Callable[[Job], int] = launch,
-             echo: Callable[[str], None] = print) -> None:
+             echo: Callable[[str], None] = print,
+             poll_seconds: float = 60) -> None:
     """Run the unfinished jobs, ``jobs`` at a time, until none is left.
 
     ``ready`` is asked again whenever a job ends, so that jobs which become
@@ -80,14 +110,20 @@ def run_jobs(ready: Callable[[], Sequence[Job]], jobs: int,
     with ThreadPoolExecutor(jobs) as pool:
         while True:
             busy = {job.name for job in running.values()}
-            todo = sorted((job for job in ready()
-                           if job.name not in failed and job.name not in busy),
+            todo = [job for job in ready()
+                    if job.name not in failed and job.name not in busy]
+            elsewhere = [job for job in todo if running_elsewhere(job)]
+            todo = sorted((job for job in todo if job not in elsewhere),
                           key=lambda job: (job.stage, -job.cost))
-            for job in todo[:jobs - len(running)]:
+            for job in todo[:max(0, jobs - len(running) - len(elsewhere))]:
                 running[pool.submit(execute, job)] = job
-            if not running:
+            if not running and not elsewhere:
                 break
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            if not running:
+                time.sleep(poll_seconds)
+                continue
+            done, _ = wait(running, timeout=poll_seconds,
+                           return_when=FIRST_COMPLETED)
             for future in done:
                 job = running.pop(future)
                 if future.result() != 0:
@@ -96,8 +132,3 @@ def run_jobs(ready: Callable[[], Sequence[Job]], jobs: int,
         raise RuntimeError(
             f'{len(failed)} job(s) failed; see their logs: ' +
             ', '.join(job.log for job in failed.values()))
-
-
-def pending(candidates: List[Job], finished: Callable[[Job], bool]) -> List[Job]:
-    """The candidates that have not finished."""
-    return [job for job in candidates if not finished(job)]
