@@ -25,9 +25,9 @@ MMCV_FIX = (
 #: How to add the compiled ops, and what it costs.
 OPS_FIX = (
     'Add them with `make setup-det` in the mmstim repository: it compiles '
-    'mmcv 2.1.0 with its ops once (about 34 minutes on 2 cores, about 70 '
-    'core-minutes; MAX_JOBS sets the parallel jobs) and keeps the wheel, so '
-    'later setups take seconds. Classification needs no ops.')
+    'mmcv 2.1.0 with its ops once (about 34 minutes on 2 cores; MAX_JOBS '
+    'sets the parallel jobs) and keeps the wheel, so later setups take '
+    'seconds. Classification needs no ops.')
 
 
 class MissingMmcvOpsError(RuntimeError):
