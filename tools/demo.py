@@ -31,7 +31,9 @@ from mmengine.runner import Runner
 import mmstim  # noqa: F401  (registers the components)
 from mmstim.analysis import (evaluate_subnets, mean_subnet_accuracy,
                              plot_subnets)
+from mmstim.benchmark.accuracy import AccuracyBenchmark, run_config
 from mmstim.utils.launch import check_data_roots
+from mmstim.utils.report import markdown_table
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(REPO, 'configs', 'fashion_mnist')
@@ -84,31 +86,22 @@ def demo_config(config: str, work_dir: str,
                 args: argparse.Namespace) -> Config:
     """A Fashion-MNIST config with the demo's budget.
 
+    The accuracy benchmark's run config (seed 0, no validation, loaders
+    without worker processes), with a checkpoint at the end only.
+
     Args:
         config (str): File name in ``configs/fashion_mnist``.
         work_dir (str): The run's work dir.
         args (argparse.Namespace): The demo's options.
-
-    Returns:
-        Config: The config: ``args.epochs`` epochs on the first
-        ``args.train_size`` training images, a checkpoint at the end,
-        testing on the first ``args.test_size`` test images, no validation,
-        loaders without worker processes.
     """
-    cfg = Config.fromfile(osp.join(CONFIGS, config))
+    method = config.split('_')[1]
+    bench = AccuracyBenchmark(
+        epochs=args.epochs, train_size=args.train_size,
+        test_size=args.test_size, data_root=args.data_root, num_workers=0)
+    cfg = run_config(bench, method, seed=0)
     cfg.work_dir = work_dir
-    cfg.train_cfg.update(max_epochs=args.epochs, val_interval=args.epochs)
-    cfg.param_scheduler.T_max = args.epochs
     cfg.default_hooks.checkpoint.interval = args.epochs
     cfg.default_hooks.logger.interval = 20
-    cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None
-    for key, size in (('train_dataloader', args.train_size),
-                      ('test_dataloader', args.test_size)):
-        loader = cfg[key]
-        loader.dataset.data_root = args.data_root
-        loader.update(num_workers=0, persistent_workers=False)
-        if size:
-            loader.dataset.indices = size
     return cfg
 
 
@@ -165,8 +158,9 @@ def train_and_test(label: str, config: str, work_dir: str,
         runner.train()
         train_seconds = time.time() - start
         results, _ = evaluate_subnets(
-            cfg, runner=runner, split='test', rule='default',
-            recalibration_images=args.recalibration_images)
+            cfg, osp.join(work_dir, f'epoch_{args.epochs}.pth'),
+            hooks=[ProgressHook(progress, label)], split='test',
+            rule='default', recalibration_images=args.recalibration_images)
         keys = ('name', 'depths', 'kept_blocks', 'full', 'top1',
                 'top1_recalibrated')
         progress.put((label, 'done',
@@ -255,16 +249,13 @@ def side_by_side(runs: Dict[str, dict]) -> str:
     header = ['subnet', 'kept blocks'] + [
         f'{label}{", BN re-est." if key != "top1" else ""}'
         for label in runs for key in keys]
-    lines = ['| ' + ' | '.join(header) + ' |', '|---' * len(header) + '|']
-    for index, entry in enumerate(first):
-        cells = [entry['name'], str(entry['kept_blocks'])] + [
-            f'{run["subnets"][index][key]:.2f}' for run in runs.values()
-            for key in keys]
-        lines.append('| ' + ' | '.join(cells) + ' |')
-    means = [f'{mean_subnet_accuracy(run["subnets"], key):.2f}'
-             for run in runs.values() for key in keys]
-    lines.append('| mean of the subnets | - | ' + ' | '.join(means) + ' |')
-    return '\n'.join(lines)
+    rows = [[entry['name'], entry['kept_blocks']] + [
+        f'{run["subnets"][index][key]:.2f}' for run in runs.values()
+        for key in keys] for index, entry in enumerate(first)]
+    rows.append(['mean of the subnets', '-'] + [
+        f'{mean_subnet_accuracy(run["subnets"], key):.2f}'
+        for run in runs.values() for key in keys])
+    return markdown_table(header, rows)
 
 
 def loafing_summary(runs: Dict[str, dict]) -> List[str]:

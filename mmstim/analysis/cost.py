@@ -12,6 +12,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 from mmengine.analysis import FlopAnalyzer
+from mmengine.config import Config
 
 from mmstim.models.subnets import (RandomSubnetResize, SubnetSampler,
                                    find_residual_stages, run_as_subnet)
@@ -202,6 +203,13 @@ def processor_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def device_name() -> str:
+    """The accelerator, or the processor and torch threads, in words."""
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name()
+    return f'{processor_name()}, {torch.get_num_threads()} torch thread(s)'
+
+
 def pareto_optimal(points: Sequence[Tuple[float, float]]) -> List[bool]:
     """Which (cost, accuracy) points are Pareto-optimal.
 
@@ -370,3 +378,49 @@ def expected_cost_ratio(classifier: nn.Module,
         expected_kept_fraction=kept / block_total,
         expected_area=area,
         ratio=(full + num_subnets * subnet) / full)
+
+
+def input_shape(cfg: Config) -> Tuple[int, int]:
+    """Channels and side of a config's training inputs.
+
+    Args:
+        cfg (Config): A classification config.
+
+    Returns:
+        tuple[int, int]: The channels (of the data preprocessor's ``mean``,
+        3 without one) and the side (of the training pipeline's last crop or
+        resize).
+
+    Raises:
+        ValueError: The training pipeline sets no input side.
+    """
+    preprocessor = cfg.model.get('data_preprocessor') or cfg.get(
+        'data_preprocessor') or {}
+    channels = len(preprocessor.get('mean') or (0, 0, 0))
+    sizes = [step.get('crop_size') or step.get('scale')
+             for step in cfg.train_dataloader.dataset.pipeline]
+    sizes = [size for size in sizes if size]
+    if not sizes:
+        raise ValueError('The training pipeline has no crop or resize that '
+                         'sets the input side.')
+    side = sizes[-1]
+    return channels, int(side if isinstance(side, int) else side[0])
+
+
+def training_cost_ratio(cfg: Config) -> float:
+    """The expected compute of a config's training iteration over a plain one.
+
+    1.0 for a plain classifier or a run that samples no subnets; otherwise
+    :func:`expected_cost_ratio` with the sampler of
+    :func:`~mmstim.engine.build_subnet_sampler` and the config's inputs.
+    """
+    from mmpretrain.registry import MODELS
+
+    from mmstim.engine import build_subnet_sampler
+    model = MODELS.build(cfg.model)
+    if not hasattr(model, 'subnet_resize'):
+        return 1.0
+    sampler = build_subnet_sampler(cfg, model)
+    channels, side = input_shape(cfg)
+    return expected_cost_ratio(model, sampler, sampler.num_subnets, side,
+                               model.subnet_resize, channels)['ratio']

@@ -1,6 +1,6 @@
 # Copyright (c) mmstim contributors. All rights reserved.
 """The subnet plot: accuracy against kept blocks or a cost, per checkpoint."""
-from typing import Callable, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 Value = Callable[[dict], float]
 
@@ -104,3 +104,34 @@ def mean_line(xs: Sequence[float], ys: Sequence[float]) -> tuple:
         groups.setdefault(x, []).append(y)
     means = sorted((k, sum(v) / len(v)) for k, v in groups.items())
     return tuple(zip(*means))
+
+
+def plot_gains(series: Dict[str, List[tuple]], path: str) -> None:
+    """Paired gains against depth, one line per series, saved as PNG.
+
+    The series are shifted a little along the depth axis so that their
+    error bars (std over seeds) do not hide each other.
+
+    Args:
+        series (dict): Per label, ``(depth, mean, std)`` points, e.g. of
+            :func:`mmstim.benchmark.depth_study.gains_by_depth`.
+        path (str): The PNG file.
+    """
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    ax.axhline(0, color='grey', linewidth=0.8)
+    for i, (label, points) in enumerate(series.items()):
+        depths, means, stds = zip(*points)
+        shift = 0.4 * (i - (len(series) - 1) / 2)  # error bars side by side
+        ax.errorbar([d + shift for d in depths], means, yerr=stds,
+                    marker='o', capsize=3, label=label)
+    ax.set_xticks(sorted({d for points in series.values()
+                          for d, _, _ in points}))
+    ax.set_xlabel('depth (layers of the CIFAR-style ResNet)')
+    ax.set_ylabel('full-network top-1 difference (pp, paired by seed)')
+    ax.set_title('Fashion-MNIST test set, mean ± std over seeds')
+    ax.legend(fontsize='small', loc='upper left', bbox_to_anchor=(1, 1))
+    fig.savefig(path, dpi=120, bbox_inches='tight')  # with the legend
+    plt.close(fig)

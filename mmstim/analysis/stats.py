@@ -40,10 +40,18 @@ def paired_difference(values: Dict[str, float],
                 seeds=seeds)
 
 
-def format_mean_std(stats: Optional[dict], digits: int = 2) -> str:
-    """``mean ± std``, ``mean`` without a std, or ``n/a`` without a mean."""
+def format_mean_std(stats: Optional[dict], digits: int = 2,
+                    sign: str = '') -> str:
+    """``mean ± std``, ``mean`` without a std, or ``n/a`` without a mean.
+
+    Args:
+        stats (dict, optional): ``mean`` and ``std``, e.g. of
+            :func:`mean_std`.
+        digits (int): Digits after the point. Defaults to 2.
+        sign (str): ``'+'`` writes the sign of a positive mean too.
+    """
     if not stats or stats.get('mean') is None:
         return 'n/a'
     std = stats.get('std')
-    return f'{stats["mean"]:.{digits}f}' + (
+    return f'{stats["mean"]:{sign}.{digits}f}' + (
         '' if std is None else f' ± {std:.{digits}f}')

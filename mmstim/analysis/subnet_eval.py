@@ -8,10 +8,12 @@ loop on the config's validation or test split.
 """
 import copy
 import os.path as osp
+import uuid
 from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine.config import Config
+from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from mmstim.utils.checkpoint import load_weights
@@ -71,40 +73,46 @@ def subnet_test_config(cfg: Config,
             if num_workers == 0:
                 cfg[key].persistent_workers = False
     cfg.load_from, cfg.resume = None, False
+    # its own logger and visualizer, also next to a training runner
+    cfg.experiment_name = f'subnet_test_{uuid.uuid4().hex[:8]}'
     return cfg
 
 
-def evaluate_subnets(cfg: Union[Config, str],
-                     checkpoint: Optional[str] = None,
-                     runner: Optional[Runner] = None,
-                     **kwargs) -> Tuple[List[dict], dict]:
-    """Evaluate the full network and subnets of a checkpoint.
+def subnet_test_runner(cfg: Union[Config, str],
+                       checkpoint: Optional[str] = None,
+                       hooks: Sequence[Hook] = (),
+                       **kwargs) -> Runner:
+    """A Runner that tests subnets, its checkpoint loaded.
 
     Args:
         cfg (Config | str): The run's config (or its path).
         checkpoint (str, optional): Loaded strictly into the model with
-            ``weights_only=True``; None evaluates the weights as they are.
-        runner (Runner, optional): A runner whose model (e.g. just trained)
-            is evaluated instead of building a new one.
+            ``weights_only=True``; None keeps the initial weights.
+        hooks (Sequence[Hook]): Registered on the runner, e.g. to watch
+            the test's progress.
         **kwargs: Arguments of :func:`subnet_test_config`.
+
+    Returns:
+        Runner: Its ``test()`` runs :class:`SubnetTestLoop`.
+    """
+    if isinstance(cfg, str):
+        cfg = Config.fromfile(cfg)
+    runner = Runner.from_cfg(subnet_test_config(cfg, **kwargs))
+    for hook in hooks:
+        runner.register_hook(hook)
+    if checkpoint is not None:
+        load_weights(runner.model, checkpoint)
+    return runner
+
+
+def test_subnets(runner: Runner) -> Tuple[List[dict], dict]:
+    """Run the subnet test of :func:`subnet_test_runner`'s runner.
 
     Returns:
         tuple[list[dict], dict]: The loop's per-subnet results (with
         ``top1`` and, with BN re-estimation, ``top1_recalibrated`` added)
         and its metrics.
     """
-    if isinstance(cfg, str):
-        cfg = Config.fromfile(cfg)
-    test_cfg = subnet_test_config(cfg, **kwargs)
-    if runner is None:
-        runner = Runner.from_cfg(test_cfg)
-    else:
-        runner._test_dataloader = test_cfg.test_dataloader
-        runner._test_evaluator = test_cfg.test_evaluator
-        runner._test_loop = test_cfg.test_cfg
-        runner._load_from = None
-    if checkpoint is not None:
-        load_weights(runner.model, checkpoint)
     metrics = runner.test()
     results = runner.test_loop.results
     for entry in results:
@@ -112,6 +120,31 @@ def evaluate_subnets(cfg: Union[Config, str],
         if 'recal_metrics' in entry:
             entry['top1_recalibrated'] = float(entry['recal_metrics'][TOP1])
     return results, metrics
+
+
+def evaluate_subnets(cfg: Union[Config, str],
+                     checkpoint: Optional[str] = None,
+                     hooks: Sequence[Hook] = (),
+                     **kwargs) -> Tuple[List[dict], dict]:
+    """Evaluate the full network and subnets of a checkpoint.
+
+    Args:
+        cfg (Config | str): The run's config (or its path).
+        checkpoint (str, optional): See :func:`subnet_test_runner`.
+        hooks (Sequence[Hook]): See :func:`subnet_test_runner`.
+        **kwargs: Arguments of :func:`subnet_test_config`.
+
+    Returns:
+        tuple[list[dict], dict]: See :func:`test_subnets`.
+
+    Examples:
+        >>> results, _ = evaluate_subnets(
+        ...     'configs/fashion_mnist/resnet14_stpp_fashion-mnist.py',
+        ...     'work_dirs/stpp/epoch_10.pth', recalibration_images=2000)
+        >>> [(r['name'], r['top1'], r['top1_recalibrated']) for r in results]
+    """
+    return test_subnets(
+        subnet_test_runner(cfg, checkpoint, hooks, **kwargs))
 
 
 def mean_subnet_accuracy(results: Sequence[dict],

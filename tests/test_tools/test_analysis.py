@@ -17,15 +17,13 @@ from helpers import (fake_batch, load_tool, tiny_classifier, tiny_data_options,
                      top1_accuracy, write_tiny_fashion_mnist)
 from mmengine.config import Config
 from mmengine.hooks import Hook
-from mmengine.optim import OptimWrapper
 from mmengine.runner import Runner
 from mmpretrain.models import ImageClassifier
 from mmpretrain.registry import MODELS
 
 import mmstim  # noqa: F401
 from mmstim.analysis import (block_name, droppable_blocks, evaluate_subnets,
-                             lesion_mask, parse_run_spec, random_block_sets,
-                             subnet_test_config)
+                             lesion_mask, parse_run_spec, random_block_sets)
 from mmstim.analysis.cost import (block_macs, block_params, count_macs,
                                   expected_cost_ratio, measure_latency,
                                   pareto_optimal, processor_name, subnet_macs,
@@ -555,25 +553,6 @@ def test_lesion_tool_matches_run_as_subnet(trained):
             assert all(len(d['deleted']) == r['k'] for d in r['draws'])
 
 
-def test_cost_benchmark_warms_every_side_without_changing_weights():
-    tool = load_tool('tools/benchmark/cost.py')
-    model = tiny_classifier()
-    model.train()
-    seen = []
-    model.backbone.conv1.register_forward_hook(
-        lambda module, args, output: seen.append(args[0].shape[-1]))
-    before = {k: v.clone() for k, v in model.state_dict().items()
-              if 'running' not in k and 'num_batches' not in k}
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    tool.warm_input_sides(model, fake_batch(2, 16), OptimWrapper(optimizer),
-                          [12, 8, 12, 16])
-    assert seen == [8, 12, 16]  # each distinct side once, in order
-    assert all(p.grad is None for p in model.parameters())
-    assert optimizer.state_dict()['state'] == {}
-    for key, value in before.items():
-        assert torch.equal(model.state_dict()[key], value), key
-
-
 class RandomlyAugmentedBatches:
     """Batches whose pixels draw from NumPy's global generator, as the
     random augmentation of a data loader without workers does."""
@@ -688,10 +667,8 @@ def test_subnet_test_loop_calls_the_iteration_hooks(trained, tmp_path):
     cfg.work_dir = str(tmp_path)
     loop_args = dict(num_workers=0, subnets=[[1, 1, 1]],
                      recalibration_images=16)
-    runner = Runner.from_cfg(subnet_test_config(cfg, **loop_args))
     hook = RecordingHook()
-    runner.register_hook(hook)
-    evaluate_subnets(cfg, trained['st'], runner, **loop_args)
+    evaluate_subnets(cfg, trained['st'], hooks=[hook], **loop_args)
     # 30 test images in batches of 16; the full network and 1-1-1, each
     # without and with BN re-estimation: 4 passes
     one_pass = [('before', 0), ('after', 0, 16), ('before', 1),

@@ -25,11 +25,10 @@ import sys
 
 import torch
 from mmengine.device import get_device
-from mmengine.runner import Runner
 
 import mmstim  # noqa: F401  (registers the components)
-from mmstim.analysis import (evaluate_subnets, mean_subnet_accuracy,
-                             subnet_test_config)
+from mmstim.analysis import (mean_subnet_accuracy, subnet_test_runner,
+                             test_subnets)
 from mmstim.analysis.cli import add_run_args, load_runs, write_outputs
 from mmstim.analysis.cost import (add_subnet_costs, add_subnet_latency,
                                   mark_pareto_optimal, processor_name)
@@ -78,8 +77,8 @@ def evaluate_run(spec, cfg, args) -> dict:
         split=args.split, num_workers=args.num_workers,
         subnets=args.max_subnets or 'rule', rule=args.rule,
         recalibration_images=args.recalibration_images, seed=args.seed)
-    runner = Runner.from_cfg(subnet_test_config(cfg, **loop_args))
-    results, _ = evaluate_subnets(cfg, spec.checkpoint, runner, **loop_args)
+    runner = subnet_test_runner(cfg, spec.checkpoint, **loop_args)
+    results, _ = test_subnets(runner)
     model = runner.model
     inputs = model.data_preprocessor(next(iter(runner.test_dataloader)),
                                      False)['inputs']

@@ -18,12 +18,11 @@ import argparse
 import sys
 from typing import List
 
-from mmengine.runner import Runner
-
 import mmstim  # noqa: F401  (registers the components)
-from mmstim.analysis import evaluate_subnets, lesion_study, subnet_test_config
+from mmstim.analysis import lesion_study, subnet_test_runner, test_subnets
 from mmstim.analysis.cli import add_run_args, load_runs, write_outputs
 from mmstim.models.subnets import find_residual_stages
+from mmstim.utils import load_weights
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -46,11 +45,12 @@ def study_run(spec, cfg, args: argparse.Namespace) -> dict:
     loop_args = dict(split=args.split, num_workers=args.num_workers,
                      recalibration_images=args.recalibration_images,
                      seed=args.seed)
-    runner = Runner.from_cfg(subnet_test_config(cfg, **loop_args))
+    runner = subnet_test_runner(cfg, **loop_args)
 
     def evaluate(masks):
-        return evaluate_subnets(cfg, spec.checkpoint, runner,
-                                subnets=masks, **loop_args)[0]
+        load_weights(runner.model, spec.checkpoint)
+        runner.test_loop.subnets = masks
+        return test_subnets(runner)[0]
 
     stages = find_residual_stages(runner.model.backbone)
     result = lesion_study(stages, evaluate, args.max_k, args.draws,

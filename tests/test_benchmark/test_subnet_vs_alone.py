@@ -1,10 +1,12 @@
 # Copyright (c) mmstim contributors. All rights reserved.
-"""tools/analysis/subnet_vs_alone.py: the table from benchmark results."""
+"""Subnets against the same architectures trained alone."""
 import json
 import os.path as osp
 
 import pytest
 from helpers import REPO, load_tool
+
+from mmstim.benchmark.subnet_vs_alone import compute_units, markdown
 
 tool = load_tool('tools/analysis/subnet_vs_alone.py')
 BASELINE = osp.join(REPO, 'configs', 'fashion_mnist',
@@ -23,7 +25,7 @@ FULL = STEM + 2 * BLOCK_16 + DOWN_32 + BLOCK_32 + DOWN_64 + BLOCK_64 + FC
 
 
 def test_compute_units_are_mac_ratios_by_hand():
-    units = tool.compute_units(BASELINE, [[1, 1, 1], [2, 2, 1]])
+    units = compute_units(BASELINE, [[1, 1, 1], [2, 2, 1]])
     assert units['1-1-1'] == pytest.approx(
         (STEM + BLOCK_16 + DOWN_32 + DOWN_64 + FC) / FULL, rel=1e-9)
     assert units['2-2-1'] == pytest.approx(
@@ -41,7 +43,7 @@ def benchmark_results(tmp_path):
     runs = {
         method: {
             str(seed): dict(train_time_s=600.0 * (seed + 1) * (
-                2 if method == 'stpp' else 1), subnets=[
+                2 if method == 'stpp' else 1), test_images=123, subnets=[
                     subnet_entry([2, 2, 2], 93.0, 93.1),
                     subnet_entry([1, 1, 1], 50.0 + seed, offset + seed)])
             for seed in (0, 1)
@@ -84,6 +86,16 @@ def test_comparison_table_from_results(tmp_path, capsys):
         '90.50 ± 0.71 |' in table
     with open(str(tmp_path / 'out.md')) as f:
         assert f.read() in table
+    # the number of test images is the runs', not a constant
+    assert result['test_images'] == 123
+    assert 'Top-1 (%) on the 123 Fashion-MNIST test images' in table
+
+
+def test_committed_report_is_its_markdown():
+    path = osp.join(REPO, 'benchmarks', 'results',
+                    'subnet_vs_alone_fashion_mnist')
+    with open(path + '.json') as f, open(path + '.md') as g:
+        assert markdown(json.load(f)) == g.read()
 
 
 def test_no_common_seed_is_an_error(tmp_path, capsys):

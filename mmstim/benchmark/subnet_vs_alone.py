@@ -1,0 +1,125 @@
+# Copyright (c) mmstim contributors. All rights reserved.
+"""Is a subnet as good as the same architecture trained on its own?
+
+Compares, per architecture, the network trained alone (an accuracy
+benchmark run with ``stage_blocks``) with the same subnet of each method's
+full network, and the training compute of each route.
+"""
+import os.path as osp
+from typing import Dict, Sequence
+
+from mmengine.config import Config
+from mmpretrain.registry import MODELS
+
+from mmstim.analysis.cost import (block_macs, input_shape, subnet_macs,
+                                  training_cost_ratio)
+from mmstim.analysis.stats import format_mean_std, mean_std
+from mmstim.models.subnets import find_residual_stages, to_mask
+from mmstim.utils.report import markdown_table
+
+
+def compute_units(config: str, depths: Sequence[Sequence[int]]) -> dict:
+    """Training compute per run, in units of one plain run of the config's
+    network: the MAC ratio of each architecture trained alone, and the
+    expected ST cost ratio of each method's config.
+
+    Args:
+        config (str): The plain (baseline) config of the full network.
+        depths (Sequence[Sequence[int]]): Kept blocks per stage of the
+            architectures trained alone.
+    """
+    cfg = Config.fromfile(config)
+    model = MODELS.build(cfg.model)
+    channels, side = input_shape(cfg)
+    parts = block_macs(model, side, channels)
+    stages = find_residual_stages(model.backbone)
+    full = subnet_macs(parts, to_mask(stages, [len(s) for s in stages]))
+    units = {'-'.join(map(str, d)): subnet_macs(parts, to_mask(stages, d)) /
+             full for d in depths}
+    for method in ('st', 'stpp'):
+        units[method] = training_cost_ratio(Config.fromfile(osp.join(
+            osp.dirname(config), f'resnet14_{method}_fashion-mnist.py')))
+    return units
+
+
+def compare(subnets: dict, alone: Dict[str, dict],
+            units: Dict[str, float]) -> dict:
+    """Per architecture: the trained-alone network and the same subnet of
+    each method's full network, over the seeds common to all.
+
+    Args:
+        subnets (dict): The accuracy benchmark's results (``runs``).
+        alone (dict): Per architecture name (``'1-1-1'``), its results.
+        units (dict): Output of :func:`compute_units`.
+
+    Returns:
+        dict: ``seeds``, ``test_images`` (when the runs record it) and, per
+        architecture, ``alone`` and per method ``top1`` and
+        ``top1_recalibrated`` (mean, std, n).
+    """
+    methods = sorted(subnets['runs'])
+    seed_sets = [set(subnets['runs'][m]) for m in methods] + [
+        set(a['runs']['baseline']) for a in alone.values()]
+    seeds = sorted(set.intersection(*seed_sets), key=int)
+    if not seeds:
+        raise ValueError('no seed is finished in every results file.')
+    table = {}
+    for name, results in alone.items():
+        runs = [results['runs']['baseline'][s] for s in seeds]
+        row = dict(alone=dict(
+            top1=mean_std([r['top1'] for r in runs]),
+            top1_recalibrated=mean_std(
+                [r['subnets'][0]['top1_recalibrated'] for r in runs]),
+            train_minutes=mean_std([r['train_time_s'] / 60 for r in runs]),
+            compute=units[name]))
+        depths = [int(n) for n in name.split('-')]
+        for method in methods:
+            entries = [next(e for e in subnets['runs'][method][s]['subnets']
+                            if e['depths'] == depths) for s in seeds]
+            row[method] = {key: mean_std([e[key] for e in entries])
+                           for key in ('top1', 'top1_recalibrated')}
+        table[name] = row
+    train = {m: mean_std([subnets['runs'][m][s]['train_time_s'] / 60
+                          for s in seeds]) for m in methods}
+    images = {run.get('test_images') for m in methods
+              for run in subnets['runs'][m].values()} - {None}
+    return dict(seeds=[int(s) for s in seeds], architectures=table,
+                full_runs=dict(train_minutes=train, compute={
+                    m: units.get(m, 1.0) for m in methods}),
+                **({'test_images': images.pop()} if len(images) == 1
+                   else {}))
+
+
+def markdown(result: dict) -> str:
+    """The comparison as a markdown table and a cost table."""
+    methods = list(result['full_runs']['compute'])
+    rows = result['architectures']
+    accuracy = markdown_table(
+        ['architecture', 'trained alone', 'trained alone, BN re-est.'] +
+        [f'subnet of {m}, exported (BN re-est.)' for m in methods],
+        [[name, format_mean_std(row['alone']['top1']),
+          format_mean_std(row['alone']['top1_recalibrated'])] +
+         [format_mean_std(row[m]['top1_recalibrated']) for m in methods]
+         for name, row in rows.items()])
+    costs = markdown_table(
+        ['run', 'compute (plain ResNet-14 runs)',
+         'train time (min, as measured)'],
+        [[f'{name} alone', f'{row["alone"]["compute"]:.2f}',
+          format_mean_std(row['alone']['train_minutes'])]
+         for name, row in rows.items()] +
+        [[f'ResNet-14 {m} (one run for every subnet)',
+          f'{result["full_runs"]["compute"][m]:.2f}',
+          format_mean_std(result['full_runs']['train_minutes'][m])]
+         for m in methods])
+    images = (f'the {result["test_images"]:,} Fashion-MNIST test images'
+              if 'test_images' in result else 'the Fashion-MNIST test images')
+    seeds = ', '.join(map(str, result['seeds']))
+    return '\n'.join([
+        f'Top-1 (%) on {images}, mean ± std over seeds {seeds}.', '',
+        accuracy, '', costs, '',
+        'Compute: training MACs relative to one plain ResNet-14 run '
+        'on the same images and epochs (a network trained alone: its '
+        'MACs per image; ST and ST++: the expected cost of their '
+        'iteration; stochastic depth is counted as 1.00, an upper '
+        'bound). Train times are as measured, on machines shared with '
+        'other runs.', ''])
