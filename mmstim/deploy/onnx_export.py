@@ -4,13 +4,15 @@
 Needs the ``deploy`` extra: ``pip install -e .[deploy]``.
 """
 import os.path as osp
-from typing import Tuple
+from contextlib import contextmanager
+from typing import Iterator, Tuple
 
 import numpy as np
 import onnx
 import onnxruntime
 import torch
 import torch.nn as nn
+from mmpretrain.models.utils import ShiftWindowMSA
 
 from .export import write_checked
 
@@ -33,6 +35,32 @@ class LogitsOf(nn.Module):
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         return self.classifier(inputs, mode='tensor')
+
+
+def _window_reverse(windows: torch.Tensor, H: int, W: int,
+                    window_size: int) -> torch.Tensor:
+    batch = windows.shape[0] // ((H // window_size) * (W // window_size))
+    x = windows.view(batch, H // window_size, W // window_size, window_size,
+                     window_size, -1)
+    return x.permute(0, 1, 3, 2, 4, 5).contiguous().view(batch, H, W, -1)
+
+
+@contextmanager
+def exportable_swin() -> Iterator[None]:
+    """Swin's window attention with an integer batch size, while exporting.
+
+    MMPretrain 1.2's ``ShiftWindowMSA.window_reverse`` computes the batch
+    size as ``int(windows / (H * W / window**2))``, a float division that
+    the exporter records for the traced batch only: the ONNX model then
+    gives wrong logits at any other batch size. Inside the block the same
+    reshaping uses integer division.
+    """
+    original = ShiftWindowMSA.__dict__['window_reverse']
+    ShiftWindowMSA.window_reverse = staticmethod(_window_reverse)
+    try:
+        yield
+    finally:
+        ShiftWindowMSA.window_reverse = original
 
 
 def ort_session(path: str,
@@ -61,7 +89,7 @@ def check_onnx(path: str, model: nn.Module, inputs: torch.Tensor) -> float:
         RuntimeError: It is above :data:`ONNX_TOLERANCE`.
     """
     with torch.no_grad():
-        expected = LogitsOf(model)(inputs).numpy()
+        expected = LogitsOf(model).eval()(inputs).numpy()
     (got, ) = ort_session(path).run(None, {'inputs': inputs.numpy()})
     difference = float(np.abs(got - expected).max())
     if not difference <= ONNX_TOLERANCE:
@@ -98,17 +126,18 @@ def export_onnx(model: nn.Module,
     result = {}
 
     def write(tmp):
-        torch.onnx.export(
-            LogitsOf(model), (example, ),
-            tmp[0],
-            input_names=['inputs'],
-            output_names=['logits'],
-            dynamic_shapes={'inputs': {
-                0: torch.export.Dim('batch')
-            }},
-            dynamo=True,
-            external_data=False,
-            verbose=False)
+        with exportable_swin():
+            torch.onnx.export(
+                LogitsOf(model).eval(), (example, ),
+                tmp[0],
+                input_names=['inputs'],
+                output_names=['logits'],
+                dynamic_shapes={'inputs': {
+                    0: torch.export.Dim('batch')
+                }},
+                dynamo=True,
+                external_data=False,
+                verbose=False)
 
     def check(tmp):
         result['max_abs_diff'] = check_onnx(tmp[0], model, check_inputs)
