@@ -78,3 +78,16 @@ def test_build_det_runner_needs_the_ops(mmcv_lite):
             env.MissingMmcvOpsError,
             match=r'^An MMDet runner needs mmcv.s compiled ops'):
         build_det_runner(cfg)
+
+
+def test_detection_benchmark_stops_before_pretraining(mmcv_lite, tmp_path,
+                                                      capsys):
+    benchmark = load_tool('tools/benchmark/detection.py')
+    work_dir = tmp_path / 'study'
+    code = benchmark.main(['--work-dir', str(work_dir)])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert error.startswith('error: tools/benchmark/detection.py needs '
+                            "mmcv's compiled ops")
+    assert 'this environment has mmcv-lite 2.1.0' in error
+    assert not work_dir.exists()

@@ -23,6 +23,7 @@ from typing import List, Optional
 from mmstim.benchmark import run_jobs
 from mmstim.benchmark.detection import (REPO, SOURCES, DetectionStudy,
                                         run_finetune, write_report)
+from mmstim.utils.env import require_mmcv_ops
 
 DEFAULTS = DetectionStudy()
 
@@ -57,6 +58,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         study = DetectionStudy(**{k: v for k, v in vars(args).items()
                                   if k in fields})
+        if not (args.plan or args.report):  # detectors need mmcv's ops
+            require_mmcv_ops('tools/benchmark/detection.py')
         if args.run:
             record = run_finetune(study, args.run)
             print(f'{args.run}: val mAP {record["val"]["bbox_mAP"]:.3f}' +
