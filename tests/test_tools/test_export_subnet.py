@@ -171,3 +171,52 @@ def test_refusals_name_the_problem(source, tmp_path, capsys):
     assert tool.main([source['config'], source['checkpoint'], '--subnet',
                       '1,1,1', '--out-dir', str(tmp_path), '--force',
                       '--recalibration-images', '0']) == 0
+
+
+def test_command_line_writes_checked_onnx_of_subnet_and_full(source, tmp_path,
+                                                             capsys):
+    from mmstim.deploy.onnx_export import ort_session
+    tool = export_tool()
+    out = str(tmp_path / 'out')
+    for extra in (['--subnet', '1,1,1'], []):
+        assert tool.main([source['config'], source['checkpoint'],
+                          '--out-dir', out, '--onnx',
+                          '--recalibration-images', '0',
+                          '--input-shape', '1', '28', '28'] + extra) == 0
+    assert 'onnxruntime matches PyTorch' in capsys.readouterr().out
+    names = sorted(os.listdir(out))
+    assert names == ['source_full.onnx', 'source_full.pth', 'source_full.py',
+                     'source_subnet-1-1-1.onnx', 'source_subnet-1-1-1.pth',
+                     'source_subnet-1-1-1.py']
+    inputs = torch.rand(4, 1, 28, 28)
+    for stem in ('source_full', 'source_subnet-1-1-1'):
+        from mmpretrain.apis import get_model
+        model = get_model(osp.join(out, stem + '.py'),
+                          pretrained=osp.join(out, stem + '.pth'))
+        model.eval()
+        (got, ) = ort_session(osp.join(out, stem + '.onnx')).run(
+            None, {'inputs': inputs.numpy()})
+        with torch.no_grad():
+            assert abs(got - model(inputs).numpy()).max() <= 1e-4
+    sizes = {stem: osp.getsize(osp.join(out, stem + '.onnx'))
+             for stem in ('source_full', 'source_subnet-1-1-1')}
+    assert sizes['source_subnet-1-1-1'] < 0.5 * sizes['source_full']
+
+
+def test_unsupported_backbone_is_refused_before_writing(source, tmp_path):
+    from mmpretrain.models.backbones import ResNet_CIFAR
+
+    @MODELS.register_module(force=True)
+    class MyResNetCIFAR(ResNet_CIFAR):
+        pass
+
+    config = str(tmp_path / 'mine.py')
+    cfg = Config.fromfile(source['config'])
+    cfg.model.backbone.type = 'MyResNetCIFAR'
+    cfg.dump(config)
+    out_dir = str(tmp_path / 'out')
+    with pytest.raises(ValueError,
+                       match='MyResNetCIFAR is not supported; exportable '
+                       'backbones: AnyDepthMobileNetV2'):
+        export_subnet(config, source['checkpoint'], '1,1,1', out_dir, 0)
+    assert not osp.exists(out_dir)
