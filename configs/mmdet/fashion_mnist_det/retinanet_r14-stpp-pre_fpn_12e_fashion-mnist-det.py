@@ -9,6 +9,7 @@ _base_ = './_base_/retinanet_r14_fpn_fashion-mnist-det.py'
 model = dict(
     backbone=dict(
         init_cfg=dict(
+            _delete_=True,
             type='StrictPretrained',
             checkpoint='work_dirs/detection/pretrain/stpp/seed0/epoch_30.pth',
             prefix='backbone.')))

@@ -12,6 +12,7 @@ model = dict(
         arch='ResNet_CIFAR',
         stage_blocks=(1, 1, 1),
         init_cfg=dict(
+            _delete_=True,
             type='StrictPretrained',
             checkpoint='work_dirs/detection/pretrain/alone111/baseline/'
             'seed0/epoch_30.pth',

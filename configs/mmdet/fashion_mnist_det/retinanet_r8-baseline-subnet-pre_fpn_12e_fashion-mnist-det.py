@@ -13,6 +13,7 @@ model = dict(
         arch='ResNet_CIFAR',
         stage_blocks=(1, 1, 1),
         init_cfg=dict(
+            _delete_=True,
             type='StrictPretrained',
             checkpoint='work_dirs/detection/export/baseline_seed0/subnet.pth',
             prefix='backbone.')))
