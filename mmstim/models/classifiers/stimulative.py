@@ -11,6 +11,7 @@ from mmpretrain.registry import MODELS
 
 from ..subnets import (Mask, SubnetDraw, SubnetSpec, find_residual_stages,
                        frozen_bn_statistics, run_as_subnet)
+from ..subnets.input_side import check_sides, smallest_input_side
 
 NOT_SET_MESSAGE = (
     'StimulativeClassifier.train_step ran without subnets handed over by '
@@ -99,6 +100,14 @@ class StimulativeClassifier(ImageClassifier):
             subnet_resize = MODELS.build(subnet_resize)
         self.subnet_resize = subnet_resize
         self.normalize_main_logits = normalize_main_logits
+        # Input sides whose subnet sides were checked against the smallest
+        # side the backbone takes (found once, here).
+        self._checked_sides = set()
+        if subnet_resize is not None:
+            self.smallest_side = smallest_input_side(self.backbone)
+            img_size = getattr(self.backbone, 'img_size', None)  # ViT
+            if img_size is not None:
+                self.check_input_side(int(img_size[0]))
         # The next iteration's (draws, kl_weight), see ``set_subnets``.
         self._next_draws: Optional[Tuple[List[SubnetDraw], float]] = None
 
@@ -246,8 +255,19 @@ class StimulativeClassifier(ImageClassifier):
         """Input sides of the subnets for inputs of side ``side``."""
         if self.subnet_resize is None:
             return [side] * len(draws)
+        self.check_input_side(side)
         return self.subnet_resize.choose_sides(
             [draw.resize_u for draw in draws], side)
+
+    def check_input_side(self, side: int) -> None:
+        """Refuse inputs of ``side`` whose subnet sides (by
+        ``subnet_resize``) the backbone cannot take, naming the smallest
+        side it takes and the setting to change."""
+        if side not in self._checked_sides:
+            check_sides(
+                type(self.backbone).__name__, self.smallest_side, side,
+                self.subnet_resize.side_range(side), self.subnet_resize)
+            self._checked_sides.add(side)
 
     def subnet_logits(self, inputs: torch.Tensor, mask: Mask,
                       side: int) -> torch.Tensor:
