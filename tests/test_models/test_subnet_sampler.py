@@ -116,3 +116,52 @@ def test_bad_num_subnets(tiny_stages, num_subnets):
 def test_stochastic_depth_that_never_drops(tiny_stages):
     with pytest.raises(ValueError, match='only the full network'):
         SubnetSampler(tiny_stages, rule='stochastic_depth', min_keep_prob=1.0)
+
+
+def test_sandwich_rule_draws_the_shallowest_first(tiny_stages):
+    sandwich = SubnetSampler(tiny_stages, rule='sandwich', num_subnets=3,
+                             seed=11)
+    default = SubnetSampler(tiny_stages, rule='default', num_subnets=3,
+                            seed=11)
+    assert sandwich.allowed_depths == default.allowed_depths
+    others = Counter()
+    for i in range(2000):
+        draws, plain = sandwich.draws(i), default.draws(i)
+        assert draws[0].depths == (1, 1, 1)
+        assert draws[0].mask == ((True, False, False),
+                                 (True, False, False, False),
+                                 (True, False, False, False, False, False))
+        # the others, and every input-side number, are the default rule's
+        assert draws[1:] == plain[1:]
+        assert [d.resize_u for d in draws] == [d.resize_u for d in plain]
+        others.update(d.depths for d in draws[1:])
+    assert len(others) == 3 * 4 * 6  # the whole space is drawn
+    # a pure function of (seed, iteration): another process draws the same
+    again = SubnetSampler(tiny_classifier(seed=4).residual_stages,
+                          rule='sandwich', num_subnets=3, seed=11)
+    assert again.draws(1234) == sandwich.draws(1234)
+    assert sandwich.draw(1234, 2) == default.draw(1234, 2)
+
+
+def test_sandwich_rule_kept_fractions(tiny_stages):
+    sampler = SubnetSampler(tiny_stages, rule='sandwich', num_subnets=4)
+    fractions = sampler.expected_kept_fraction()
+    # stage 0 (3 blocks): block 1 is kept by 2 of 3 depths, never by the
+    # shallowest: 3/4 * 2/3
+    assert fractions[0] == pytest.approx([1.0, 0.5, 0.25])
+    n = 4000
+    kept = sum(sampler.draw(i, k).mask[0][1] for i in range(n // 4)
+               for k in range(4))
+    assert abs(kept / n - 0.5) < 5 * (0.25 / n)**0.5
+
+
+def test_sandwich_rule_through_the_hook_config(tiny_stages):
+    from mmengine.config import Config
+
+    from mmstim.engine import build_subnet_sampler
+    cfg = Config(dict(custom_hooks=[dict(
+        type='SubnetSamplingHook', rule='sandwich', num_subnets=2, seed=5)]))
+    sampler = build_subnet_sampler(cfg, tiny_classifier())
+    assert [d.depths[0] for d in sampler.draws(0)][:1] == [1]
+    assert sampler.draws(7) == SubnetSampler(
+        tiny_stages, rule='sandwich', num_subnets=2, seed=5).draws(7)

@@ -16,7 +16,7 @@ from .stages import Mask, ResidualStage, stage_depths, to_mask
 PAPER_RESNET50_SPACE = ((3, ), (3, 4), (3, 4, 5, 6), (3, ))
 PAPER_STAGE_DEPTHS = (3, 4, 6, 3)
 
-RULES = ('default', 'paper', 'stochastic_depth',
+RULES = ('default', 'sandwich', 'paper', 'stochastic_depth',
          'an explicit list of allowed kept depths per stage')
 
 Rule = Union[str, Sequence[Sequence[int]]]
@@ -57,6 +57,11 @@ class SubnetSampler:
 
             - ``'default'``: every stage keeps any number of its first
               blocks, at least one;
+            - ``'sandwich'``: the default space, but the first subnet of
+              every iteration is its shallowest (one block per stage) and
+              the others are drawn as by ``'default'`` (the same draws and
+              input-side numbers); for users who deploy several depths,
+              after the sandwich rule of slimmable networks and BigNAS;
             - ``'paper'``: the published ST++ space of ResNet-50 (stages 1
               and 4 intact, stage 2 keeps 3-4 blocks, stage 3 keeps 3-6);
               only for stages of depths (3, 4, 6, 3);
@@ -80,6 +85,9 @@ class SubnetSampler:
         >>> sampler = SubnetSampler(stages, rule='paper', seed=0)
         >>> sampler.draw(iteration=10, k=0).depths
         (3, 3, 4, 3)
+        >>> sandwich = SubnetSampler(stages, rule='sandwich', num_subnets=3)
+        >>> [draw.depths for draw in sandwich.draws(iteration=10)]
+        [(1, 1, 1, 1), (1, 4, 6, 1), (1, 3, 4, 2)]
     """
 
     def __init__(self,
@@ -96,6 +104,7 @@ class SubnetSampler:
         self.num_subnets = int(num_subnets)
         self.seed = int(seed)
         self.min_keep_prob = min_keep_prob
+        self.sandwich = isinstance(rule, str) and rule == 'sandwich'
         depths = stage_depths(self.stages)
         if isinstance(rule, str) and rule == 'stochastic_depth':
             self.allowed_depths = None
@@ -111,7 +120,7 @@ class SubnetSampler:
     def _depth_space(self, rule: Rule,
                      depths: Tuple[int, ...]) -> Tuple[Tuple[int, ...], ...]:
         if isinstance(rule, str):
-            if rule == 'default':
+            if rule in ('default', 'sandwich'):
                 space = tuple(tuple(range(1, d + 1)) for d in depths)
             elif rule == 'paper':
                 if depths != PAPER_STAGE_DEPTHS:
@@ -186,6 +195,8 @@ class SubnetSampler:
             depths = tuple(
                 int(allowed[rng.integers(len(allowed))])
                 for allowed in self.allowed_depths)
+            if self.sandwich and k == 0:
+                depths = tuple(allowed[0] for allowed in self.allowed_depths)
             mask = to_mask(self.stages, depths)
         else:
             mask = tuple(
@@ -201,7 +212,15 @@ class SubnetSampler:
         """Probability that each block is kept, per stage and block."""
         if self.allowed_depths is None:
             return [list(p) for p in self._keep_probs]
-        return [[
+        fractions = [[
             sum(d > i for d in allowed) / len(allowed)
             for i in range(len(stage))
         ] for allowed, stage in zip(self.allowed_depths, self.stages)]
+        if self.sandwich and self.num_subnets:
+            # one subnet of num_subnets is the shallowest
+            n = self.num_subnets
+            fractions = [[((n - 1) * f + (i < allowed[0])) / n
+                          for i, f in enumerate(stage)]
+                         for stage, allowed in zip(fractions,
+                                                   self.allowed_depths)]
+        return fractions
