@@ -67,16 +67,24 @@ class LoadProbe:
                     own_cores=own / max(wall, 1e-9))
 
 
-def time_calls(call: Callable[[], object], runs: int,
-               warmup: int) -> List[float]:
-    """Seconds of each of ``runs`` calls after ``warmup`` untimed ones."""
+def time_calls(call: Callable[[], object],
+               runs: int,
+               warmup: int,
+               min_seconds: float = 0.0) -> List[float]:
+    """Seconds of each timed call after ``warmup`` untimed ones.
+
+    At least ``runs`` calls are timed, and more until ``min_seconds`` have
+    passed (so that the load check, which counts CPU time in 10 ms ticks,
+    sees a long enough interval).
+    """
     if runs < 1 or warmup < 0:
         raise ValueError(f'runs must be >= 1 and warmup >= 0; got {runs} '
                          f'and {warmup}.')
     for _ in range(warmup):
         call()
     times = []
-    for _ in range(runs):
+    end = time.perf_counter() + min_seconds
+    while len(times) < runs or time.perf_counter() < end:
         start = time.perf_counter()
         call()
         times.append(time.perf_counter() - start)
@@ -120,7 +128,8 @@ def measure(name: str,
             batches: Sequence[int] = (1, 64),
             threads: Sequence[int] = (1, 0),
             runs: int = 50,
-            warmup: int = 10) -> List[dict]:
+            warmup: int = 10,
+            min_seconds: float = 1.0) -> List[dict]:
     """Latency of one model in every setting.
 
     Args:
@@ -132,8 +141,10 @@ def measure(name: str,
         batches (Sequence[int]): Batch sizes. Defaults to (1, 64).
         threads (Sequence[int]): Thread counts; 0 means every core.
             Defaults to (1, 0).
-        runs (int): Timed calls per setting. Defaults to 50.
+        runs (int): Timed calls per setting, at least. Defaults to 50.
         warmup (int): Untimed calls before them. Defaults to 10.
+        min_seconds (float): Time calls for at least this long (the load
+            check needs a long enough interval). Defaults to 1.0.
 
     Returns:
         list[dict]: One row per setting: ``model``, ``backend``, ``batch``,
@@ -155,7 +166,7 @@ def measure(name: str,
                                 model, inputs, count))
                     probe = LoadProbe()
                     probe.start()
-                    times = time_calls(call, runs, warmup)
+                    times = time_calls(call, runs, warmup, min_seconds)
                     load = probe.stop()
                     rows.append(
                         dict(model=name, backend=backend, batch=batch,
