@@ -2,8 +2,7 @@
 """Check the environment mmstim runs in and print the versions found."""
 import argparse
 import sys
-
-from mmstim.utils.env import check_mmcv, collect_versions, mmcv_ops_available
+import warnings
 
 
 def main(argv=None) -> int:
@@ -14,6 +13,12 @@ def main(argv=None) -> int:
         action='store_true',
         help="fail unless mmcv's compiled ops load (detection needs them)")
     args = parser.parse_args(argv)
+    # mmcv-lite warns on import that one of its ops is missing; the ops'
+    # status is reported below, so mmstim is imported after the filter.
+    warnings.filterwarnings(
+        'ignore', message='Fail to import ``MultiScaleDeformableAttention``')
+    from mmstim.utils.env import (check_mmcv, collect_versions,
+                                  mmcv_ops_available)
     for name, version in collect_versions().items():
         print(f'  {name:12s} {version or "-"}')
     try:

@@ -106,7 +106,7 @@ def check_mmcv(require_ops: bool = True) -> str:
             f'Found {name} {version}; mmstim needs mmcv>={MMCV_MIN},'
             f'<{MMCV_MAX} (MMDet 3.3 refuses mmcv>={MMCV_MAX}). {MMCV_FIX}')
     if require_ops:
-        require_mmcv_ops('mmstim with MMDet')
+        require_mmcv_ops('Detection with MMDet')
     return version
 
 
