@@ -432,8 +432,8 @@ class DetectionStudy:
                     name = run_name(source, bn, seed)
                     add(f'finetune_{name}', self.stage(seed, 2),
                         self.estimated_seconds('finetune', source),
-                        bool(self.finished(name, test=True)) if bn in
-                        BN_SETTINGS else False)
+                        bn in BN_SETTINGS and bool(self.finished(
+                            name, test=not pretrained or bn == choice)))
         total = sum(float(line.rsplit('about ', 1)[1].split()[0])
                     for _, line in lines if ': done' not in line)
         return [line for _, line in sorted(lines, key=lambda x: x[0])] + [
@@ -600,7 +600,8 @@ def backbone_macs(source: str, side: int = 96) -> int:
                                         SOURCES[source].config)).model.backbone
     backbone = dict(backbone, type=backbone.type.split('.')[-1],
                     init_cfg=None)
-    model = MODELS.build(backbone).eval()
+    model = MODELS.build(backbone)
+    model.eval()  # ResNet.train returns None, so not chained
     return sum(count_macs(model, torch.zeros(1, 1, side, side)).values())
 
 
