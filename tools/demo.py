@@ -22,24 +22,18 @@ import sys
 import time
 from typing import Dict, List, Optional
 
-import torch
-from mmengine.config import Config
 from mmengine.fileio import dump
-from mmengine.hooks import Hook
-from mmengine.runner import Runner
 
 import mmstim  # noqa: F401  (registers the components)
-from mmstim.analysis import (evaluate_subnets, mean_subnet_accuracy,
-                             plot_subnets)
-from mmstim.benchmark.accuracy import AccuracyBenchmark, run_config
+from mmstim.analysis import plot_subnets
+from mmstim.benchmark.demo import (demo_config, loafing_summary,
+                                   side_by_side, train_and_test)
+from mmstim.benchmark.accuracy import AccuracyBenchmark
 from mmstim.utils.launch import check_data_roots
-from mmstim.utils.report import markdown_table
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIGS = osp.join(REPO, 'configs', 'fashion_mnist')
-#: The compared runs: label, work sub-directory and config.
-RUNS = (('baseline', 'baseline', 'resnet14_baseline_fashion-mnist.py'),
-        ('ST++', 'stpp', 'resnet14_stpp_fashion-mnist.py'))
+#: The compared runs: label and method (also the work sub-directory).
+RUNS = (('baseline', 'baseline'), ('ST++', 'stpp'))
 QUICK = dict(epochs=1, train_size=25600, test_size=2000,
              recalibration_images=1024)
 FULL = dict(epochs=3, train_size=30000, test_size=0,
@@ -82,94 +76,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
-def demo_config(config: str, work_dir: str,
-                args: argparse.Namespace) -> Config:
-    """A Fashion-MNIST config with the demo's budget.
-
-    The accuracy benchmark's run config (seed 0, no validation, loaders
-    without worker processes), with a checkpoint at the end only.
-
-    Args:
-        config (str): File name in ``configs/fashion_mnist``.
-        work_dir (str): The run's work dir.
-        args (argparse.Namespace): The demo's options.
-    """
-    method = config.split('_')[1]
-    bench = AccuracyBenchmark(
+def budget(args: argparse.Namespace) -> AccuracyBenchmark:
+    """The demo's budget as the accuracy benchmark's."""
+    return AccuracyBenchmark(
         epochs=args.epochs, train_size=args.train_size,
         test_size=args.test_size, data_root=args.data_root, num_workers=0)
-    cfg = run_config(bench, method, seed=0)
-    cfg.work_dir = work_dir
-    cfg.default_hooks.checkpoint.interval = args.epochs
-    cfg.default_hooks.logger.interval = 20
-    return cfg
-
-
-class ProgressHook(Hook):
-    """Reports the iterations of training and testing to a queue.
-
-    Args:
-        progress (multiprocessing.Queue): Receives ``(label, phase, done,
-            total)`` tuples; ``phase`` is ``'train'`` or ``'test'``.
-        label (str): The run's label.
-    """
-
-    priority = 'LOWEST'
-
-    def __init__(self, progress, label: str):
-        self.progress, self.label = progress, label
-        self.tested = self.total = 0
-
-    def before_test(self, runner) -> None:
-        loop = runner.test_loop  # a pass per subnet, two with BN re-est.
-        passes = len(loop.subnet_specs()) * (
-            2 if loop.recalibration_images else 1)
-        self.total = passes * len(runner.test_dataloader)
-
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
-                         outputs=None) -> None:
-        self.progress.put(
-            (self.label, 'train', runner.iter + 1, runner.max_iters))
-
-    def after_test_iter(self, runner, batch_idx, data_batch=None,
-                        outputs=None) -> None:
-        self.tested += 1
-        self.progress.put((self.label, 'test', self.tested, self.total))
-
-
-def train_and_test(label: str, config: str, work_dir: str,
-                   args: argparse.Namespace, threads: int, progress) -> None:
-    """Train one run and test its subnets (in a process of its own).
-
-    Output goes to ``<work_dir>/demo.log``; the results, or the error, go to
-    ``progress`` as ``(label, 'done', results, train_seconds)`` or
-    ``(label, 'error', message, None)``.
-    """
-    os.makedirs(work_dir, exist_ok=True)
-    log = open(osp.join(work_dir, 'demo.log'), 'w')
-    os.dup2(log.fileno(), sys.stdout.fileno())
-    os.dup2(log.fileno(), sys.stderr.fileno())
-    torch.set_num_threads(threads)
-    try:
-        cfg = demo_config(config, work_dir, args)
-        runner = Runner.from_cfg(cfg)
-        runner.register_hook(ProgressHook(progress, label))
-        start = time.time()
-        runner.train()
-        train_seconds = time.time() - start
-        results, _ = evaluate_subnets(
-            cfg, osp.join(work_dir, f'epoch_{args.epochs}.pth'),
-            hooks=[ProgressHook(progress, label)], split='test',
-            rule='default', recalibration_images=args.recalibration_images)
-        keys = ('name', 'depths', 'kept_blocks', 'full', 'top1',
-                'top1_recalibrated')
-        progress.put((label, 'done',
-                      [{k: r[k] for k in keys if k in r} for r in results],
-                      train_seconds))
-    except BaseException as error:  # reported by the parent, with the log
-        progress.put((label, 'error', f'{type(error).__name__}: {error}',
-                      None))
-        raise
 
 
 def run_in_parallel(args: argparse.Namespace) -> Dict[str, dict]:
@@ -190,9 +101,10 @@ def run_in_parallel(args: argparse.Namespace) -> Dict[str, dict]:
     processes = {
         label: context.Process(
             target=train_and_test,
-            args=(label, config, osp.join(args.work_dir, folder), args,
+            args=(label, method, osp.join(args.work_dir, method),
+                  budget(args), args.recalibration_images,
                   threads, messages), daemon=True)
-        for label, folder, config in RUNS
+        for label, method in RUNS
     }
     for process in processes.values():
         process.start()
@@ -202,7 +114,7 @@ def run_in_parallel(args: argparse.Namespace) -> Dict[str, dict]:
     with Progress(*columns) as bars:
         tasks = {(label, phase): bars.add_task(
             f'{label} {"training" if phase == "train" else "testing"}',
-            total=None) for label, _, _ in RUNS
+            total=None) for label, _ in RUNS
             for phase in ('train', 'test')}
         while len(done) < len(RUNS):
             try:
@@ -224,54 +136,13 @@ def run_in_parallel(args: argparse.Namespace) -> Dict[str, dict]:
     for process in processes.values():
         process.join()
     # in the order of RUNS, whichever run finished first
-    return {label: done[label] for label, _, _ in RUNS}
+    return {label: done[label] for label, _ in RUNS}
 
 
 def run_log(args: argparse.Namespace, label: str) -> str:
     """The log file of a run."""
-    folder = next(f for name, f, _ in RUNS if name == label)
+    folder = dict(RUNS)[label]
     return osp.join(args.work_dir, folder, 'demo.log')
-
-
-def side_by_side(runs: Dict[str, dict]) -> str:
-    """A markdown table: one row per subnet, two columns per run.
-
-    Args:
-        runs (dict): Per label, ``subnets``: results with ``name``,
-            ``kept_blocks``, ``top1`` and, with BN re-estimation,
-            ``top1_recalibrated``, in the same order for every run.
-
-    Returns:
-        str: The table, with the mean over the proper subnets last.
-    """
-    first = next(iter(runs.values()))['subnets']
-    keys = [k for k in ('top1', 'top1_recalibrated') if k in first[0]]
-    header = ['subnet', 'kept blocks'] + [
-        f'{label}{", BN re-est." if key != "top1" else ""}'
-        for label in runs for key in keys]
-    rows = [[entry['name'], entry['kept_blocks']] + [
-        f'{run["subnets"][index][key]:.2f}' for run in runs.values()
-        for key in keys] for index, entry in enumerate(first)]
-    rows.append(['mean of the subnets', '-'] + [
-        f'{mean_subnet_accuracy(run["subnets"], key):.2f}'
-        for run in runs.values() for key in keys])
-    return markdown_table(header, rows)
-
-
-def loafing_summary(runs: Dict[str, dict]) -> List[str]:
-    """One line per run: what its subnets lose against its full network."""
-    lines = []
-    for label, run in runs.items():
-        full = run['subnets'][0]
-        drops = [
-            f'{full[key] - mean_subnet_accuracy(run["subnets"], key):.1f} '
-            f'pp{suffix}' for key, suffix in (
-                ('top1', ''), ('top1_recalibrated', ' with BN re-estimated'))
-            if key in full
-        ]
-        lines.append(f'{label}: the subnets lose {" / ".join(drops)} '
-                     'against the full network, on average')
-    return lines
 
 
 def next_commands(args: argparse.Namespace) -> List[str]:
@@ -296,8 +167,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Train both runs, print the table, write the plot and the JSON."""
     args = parse_args(argv)
     try:
-        for _, _, config in RUNS:
-            check_data_roots(demo_config(config, args.work_dir, args))
+        for _, method in RUNS:
+            check_data_roots(demo_config(method, args.work_dir,
+                                         budget(args)))
     except FileNotFoundError as error:
         print(f'error: {error}', file=sys.stderr)
         return 2

@@ -61,11 +61,11 @@ def demo_run(tmp_path_factory):
 DEMO_RUNS = load_tool('tools/demo.py').RUNS
 
 
-@pytest.mark.parametrize('label,folder,config', DEMO_RUNS)
-def test_demo_reports_its_checkpoints_accuracy(demo_run, label, folder,
-                                               config):
+@pytest.mark.parametrize('label,method', DEMO_RUNS)
+def test_demo_reports_its_checkpoints_accuracy(demo_run, label, method):
     run = demo_run['data']['runs'][label]
-    checkpoint = osp.join(demo_run['work_dir'], folder, 'epoch_1.pth')
+    checkpoint = osp.join(demo_run['work_dir'], method, 'epoch_1.pth')
+    config = f'resnet14_{method}_fashion-mnist.py'
     assert [s['name'] for s in run['subnets']] == [
         'full', '1-2-2', '2-1-2', '2-2-1', '1-1-2', '1-2-1', '2-1-1', '1-1-1']
     for entry in (run['subnets'][0], run['subnets'][-1]):
@@ -80,7 +80,7 @@ def test_demo_reports_its_checkpoints_accuracy(demo_run, label, folder,
 def test_demo_table_holds_the_json_values(demo_run):
     runs = demo_run['data']['runs']
     # in the order of RUNS, whichever run finished first
-    assert list(runs) == [label for label, _, _ in DEMO_RUNS]
+    assert list(runs) == [label for label, _ in DEMO_RUNS]
     rows = {line.split(' | ')[0].lstrip('| '): line
             for line in demo_run['stdout'].splitlines()
             if line.startswith('| ')}
