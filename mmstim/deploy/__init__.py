@@ -7,8 +7,7 @@ imported on their own (``mmstim.deploy.onnx``, ``mmstim.deploy.latency``).
 """
 from .backbone_configs import (exportable_backbones, subnet_backbone_config,
                                subnet_state_dict)
-from .export import (export_subnet, exported_config, input_shape,
-                     parse_subnet)
+from .export import export_subnet, exported_config, input_shape, parse_subnet
 
 __all__ = [
     'export_subnet', 'exported_config', 'exportable_backbones',

@@ -14,10 +14,10 @@ from typing import Callable, Dict, List, Sequence
 
 import torch.nn as nn
 from mmpretrain.models.backbones import (ConvNeXt, DistilledVisionTransformer,
-                                         MobileNetV2, RegNet, Res2Net,
-                                         ResNeSt, ResNet, ResNet_CIFAR,
-                                         ResNetV1c, ResNetV1d, ResNeXt,
-                                         SEResNet, SEResNeXt, SwinTransformer,
+                                         MobileNetV2, RegNet, Res2Net, ResNeSt,
+                                         ResNet, ResNet_CIFAR, ResNetV1c,
+                                         ResNetV1d, ResNeXt, SEResNet,
+                                         SEResNeXt, SwinTransformer,
                                          VisionTransformer)
 
 from mmstim.models.backbones import AnyDepthMobileNetV2, AnyDepthRegNet

@@ -9,7 +9,6 @@ when other processes competed, the figures are marked unreliable, in the
 JSON and in the table.
 """
 import os
-import statistics
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 

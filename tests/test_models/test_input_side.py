@@ -69,6 +69,7 @@ def test_vit_is_refused_when_built():
                        r'below 8 px: set subnet_resize.min_scale to at least '
                        r'0.25'):
         StimulativeClassifier(
-            backbone=UNPADDED_VIT, head=dict(type='VisionTransformerClsHead',
-                                    num_classes=3, in_channels=16),
+            backbone=UNPADDED_VIT,
+            head=dict(type='VisionTransformerClsHead', num_classes=3,
+                      in_channels=16),
             subnet_resize=RandomSubnetResize(min_scale=0.1))

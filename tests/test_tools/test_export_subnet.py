@@ -150,7 +150,7 @@ def test_refusals_name_the_problem(source, tmp_path, capsys):
     tool = export_tool()
     with pytest.raises(ValueError, match='stage 1 keeps 5 blocks'):
         export_subnet(source['config'], source['checkpoint'], '3,5,6',
-                           str(tmp_path))
+                      str(tmp_path))
     # a checkpoint of another network
     other = str(tmp_path / 'other.pth')
     state = torch.load(source['checkpoint'], weights_only=True)
@@ -161,8 +161,8 @@ def test_refusals_name_the_problem(source, tmp_path, capsys):
         export_subnet(source['config'], other, '1,1,1', str(tmp_path))
     assert os.listdir(tmp_path) == ['other.pth']
     # an existing export is kept unless --force
-    paths = export_subnet(source['config'], source['checkpoint'],
-                               '1,1,1', str(tmp_path), 0)
+    paths = export_subnet(source['config'], source['checkpoint'], '1,1,1',
+                          str(tmp_path), 0)
     before = [os.path.getmtime(p) for p in paths]
     assert tool.main([source['config'], source['checkpoint'], '--subnet',
                       '1,1,1', '--out-dir', str(tmp_path)]) == 2

@@ -24,7 +24,8 @@ class AnyDepthRegNet(RegNet):
         **kwargs: Other arguments of ``RegNet``.
 
     Examples:
-        >>> backbone = AnyDepthRegNet('regnetx_400mf', stage_blocks=(1, 1, 3, 2))
+        >>> backbone = AnyDepthRegNet(
+        ...     'regnetx_400mf', stage_blocks=(1, 1, 3, 2))
         >>> backbone.stage_blocks
         [1, 1, 3, 2]
     """
