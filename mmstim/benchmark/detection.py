@@ -28,13 +28,14 @@ import os.path as osp
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
 import numpy as np
 from mmengine.config import Config
-from mmengine.fileio import dump, load
+from mmengine.fileio import load
 
 from mmstim.analysis.stats import format_mean_std, mean_std, paired_difference
+from mmstim.utils.report import dump_atomic, markdown_table
 from .scheduler import Job, running_elsewhere
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -99,23 +100,25 @@ PRETRAININGS = {
     for p in (Pretraining('baseline', 'baseline'), Pretraining(
         'stpp', 'stpp'), Pretraining('alone111', 'baseline', (1, 1, 1)))
 }
+
+
+def detector_config(backbone: str) -> str:
+    """The file name of a detector config, e.g. ``r14-stpp-pre``."""
+    return f'retinanet_{backbone}_fpn_12e_fashion-mnist-det.py'
+
+
 SOURCES = {
     s.name: s
     for s in (
-        Source('scratch', 'retinanet_r14-scratch_fpn_12e_fashion-mnist-det.py'),
-        Source('baseline',
-               'retinanet_r14-baseline-pre_fpn_12e_fashion-mnist-det.py',
-               'baseline'),
-        Source('stpp', 'retinanet_r14-stpp-pre_fpn_12e_fashion-mnist-det.py',
-               'stpp'),
-        Source('baseline_111',
-               'retinanet_r8-baseline-subnet-pre_fpn_12e_fashion-mnist-det.py',
+        Source('scratch', detector_config('r14-scratch')),
+        Source('baseline', detector_config('r14-baseline-pre'), 'baseline'),
+        Source('stpp', detector_config('r14-stpp-pre'), 'stpp'),
+        Source('baseline_111', detector_config('r8-baseline-subnet-pre'),
                'baseline', '1,1,1', (1, 1, 1)),
-        Source('stpp_111',
-               'retinanet_r8-stpp-subnet-pre_fpn_12e_fashion-mnist-det.py',
-               'stpp', '1,1,1', (1, 1, 1)),
-        Source('alone_111', 'retinanet_r8-alone-pre_fpn_12e_fashion-mnist-det.py',
-               'alone111', None, (1, 1, 1)),
+        Source('stpp_111', detector_config('r8-stpp-subnet-pre'), 'stpp',
+               '1,1,1', (1, 1, 1)),
+        Source('alone_111', detector_config('r8-alone-pre'), 'alone111',
+               None, (1, 1, 1)),
     )
 }
 SOURCE_NAMES = dict(
@@ -576,7 +579,8 @@ def run_finetune(study: DetectionStudy, run: str) -> dict:
         record['val'] = evaluate(cfg, final, 'val')
     if planned.get(run, {}).get('test') and 'test' not in record:
         record['test'] = evaluate(cfg, final, 'test')
-    dump(record, study.record_path(run), indent=1)
+    os.makedirs(osp.dirname(study.record_path(run)), exist_ok=True)
+    dump_atomic(record, study.record_path(run))
     return record
 
 
@@ -651,10 +655,8 @@ def summarise(study: DetectionStudy) -> dict:
 
 
 def markdown_report(summary: dict) -> str:
-    """The summary as markdown tables."""
-    def row(cells: Sequence[str]) -> str:
-        return '| ' + ' | '.join(cells) + ' |'
-
+    """The summary as markdown tables: the validation runs and the choice,
+    the test metrics per backbone source, and the pretrainings."""
     def percent(stats: dict) -> str:
         if stats.get('mean') is None or stats['mean'] < 0:
             return 'n/a'  # CocoMetric's -1: no object of that size
@@ -662,29 +664,29 @@ def markdown_report(summary: dict) -> str:
             stats, mean=100 * stats['mean'],
             std=None if stats.get('std') is None else 100 * stats['std']), 1)
 
-    lines = [f'BN setting of the pretrained backbones, chosen on val: '
-             f'**{summary["bn_choice"] or "not yet chosen"}**', '',
-             row(['val run', 'val mAP']), row(['---', '---'])]
-    lines += [row([run, f'{100 * m["bbox_mAP"]:.1f}'])
-              for run, m in summary['validation_map'].items()]
-    header = ['backbone', 'seeds', 'backbone MMACs', 'mAP', 'mAP minus '
-              'baseline, paired', 'mAP@0.5', 'mAP@0.75', 'mAP small',
-              'mAP medium', 'mAP large']
-    lines += ['', row(header), row(['---'] * len(header))]
-    for source in summary['sources'].values():
-        lines.append(row([
-            source['name'], ','.join(map(str, source['seeds'])) or 'none',
-            f'{source["backbone_macs"] / 1e6:.1f}',
-            percent(source['bbox_mAP']),
-            percent(source['map_minus_baseline']),
-            *(percent(source[m]) for m in METRICS[1:])]))
-    lines += ['', row(['pretraining', 'seeds', 'held-out top-1 (%)',
-                       'training (min)']), row(['---'] * 4)]
-    for name, pre in summary['pretraining'].items():
-        lines.append(row([name, ','.join(map(str, pre['seeds'])),
-                          format_mean_std(pre['heldout_top1']),
-                          format_mean_std(pre['train_minutes'], 1)]))
-    return '\n'.join(lines) + '\n'
+    validation = markdown_table(
+        ['val run', 'val mAP'],
+        [[run, f'{100 * m["bbox_mAP"]:.1f}']
+         for run, m in summary['validation_map'].items()])
+    test = markdown_table(
+        ['backbone', 'seeds', 'backbone MMACs', 'mAP',
+         'mAP minus baseline, paired', 'mAP@0.5', 'mAP@0.75', 'mAP small',
+         'mAP medium', 'mAP large'],
+        [[src['name'], ','.join(map(str, src['seeds'])) or 'none',
+          f'{src["backbone_macs"] / 1e6:.1f}', percent(src['bbox_mAP']),
+          percent(src['map_minus_baseline']),
+          *(percent(src[m]) for m in METRICS[1:])]
+         for src in summary['sources'].values()])
+    pretraining = markdown_table(
+        ['pretraining', 'seeds', 'held-out top-1 (%)', 'training (min)'],
+        [[name, ','.join(map(str, pre['seeds'])),
+          format_mean_std(pre['heldout_top1']),
+          format_mean_std(pre['train_minutes'], 1)]
+         for name, pre in summary['pretraining'].items()])
+    choice = summary['bn_choice'] or 'not yet chosen'
+    return (f'BN setting of the pretrained backbones, chosen on val: '
+            f'**{choice}**\n\n{validation}\n\nTest canvases:\n\n{test}\n\n'
+            f'{pretraining}\n')
 
 
 def plot_map_against_macs(summary: dict, path: str) -> None:
@@ -720,9 +722,8 @@ def write_report(study: DetectionStudy, out_json: str) -> dict:
     """Write the summary as JSON, markdown (same name, ``.md``) and a plot
     (``.png``); return it."""
     summary = summarise(study)
-    dump(summary, out_json, indent=1)
+    dump_atomic(summary, out_json)
     base = osp.splitext(out_json)[0]
-    with open(base + '.md', 'w') as f:
-        f.write(markdown_report(summary))
+    dump_atomic(markdown_report(summary), base + '.md')
     plot_map_against_macs(summary, base + '.png')
     return summary

@@ -7,7 +7,7 @@ import time
 from concurrent.futures import (FIRST_COMPLETED, Future, ThreadPoolExecutor,
                                 wait)
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,8 @@ def running_elsewhere(job: Job) -> bool:
     except (OSError, ValueError, IndexError):
         return False
     # the same program: a reused process id does not count
-    return osp.basename(job.command[1]).encode() in map(osp.basename,
-                                                         command)
+    program = osp.basename(job.command[1]).encode()
+    return program in map(osp.basename, command)
 
 
 def launch(job: Job) -> int:

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 from helpers import write_tiny_fashion_mnist
 from mmpretrain.datasets.mnist import read_image_file, read_label_file

@@ -15,7 +15,6 @@ command resumes the study. ``--run NAME`` runs one fine-tuning in this
 process (the study's own jobs call it).
 """
 import argparse
-import os
 import os.path as osp
 import sys
 from typing import List, Optional
