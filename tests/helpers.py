@@ -9,12 +9,17 @@ from typing import Optional, Sequence
 
 import numpy as np
 import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
 from mmpretrain.models import ClsDataPreprocessor
+from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from mmstim.models import StimulativeClassifier
+from mmstim.utils.checkpoint import load_weights
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+FASHION_CONFIGS = osp.join(REPO, 'configs', 'fashion_mnist')
 
 
 def load_tool(relative_path: str) -> ModuleType:
@@ -273,3 +278,31 @@ def tiny_data_options(data_root: str, batch_size: int = 16) -> dict:
         options[f'{key}.num_workers'] = 0
         options[f'{key}.batch_size'] = batch_size
     return options
+
+
+def load_classifier(config, checkpoint, data_root):
+    """A trained classifier and its test and train loaders, by hand."""
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(tiny_data_options(data_root))
+    model = MODELS.build(
+        dict(cfg.model, data_preprocessor=cfg.data_preprocessor))
+    load_weights(model, checkpoint)
+    loaders = [Runner.build_dataloader(dict(cfg[key], num_workers=0,
+                                            persistent_workers=False), seed=0)
+               for key in ('test_dataloader', 'train_dataloader')]
+    return model.eval(), *loaders
+
+
+def train_tiny(config, work_dir, data_root, epochs=3):
+    """Train a config for a few epochs on the tiny data; return the ckpt."""
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(tiny_data_options(data_root))
+    cfg.work_dir = work_dir
+    cfg.experiment_name = f'tiny_{uuid.uuid4().hex[:8]}'
+    cfg.train_cfg.max_epochs = epochs
+    cfg.train_cfg.val_interval = epochs
+    cfg.param_scheduler.T_max = epochs
+    cfg.default_hooks.checkpoint.interval = epochs
+    cfg.log_level = 'WARNING'
+    Runner.from_cfg(cfg).train()
+    return osp.join(work_dir, f'epoch_{epochs}.pth')

@@ -135,3 +135,49 @@ def plot_gains(series: Dict[str, List[tuple]], path: str) -> None:
     ax.legend(fontsize='small', loc='upper left', bbox_to_anchor=(1, 1))
     fig.savefig(path, dpi=120, bbox_inches='tight')  # with the legend
     plt.close(fig)
+
+
+def plot_lesions(runs: Sequence[dict]):
+    """Single deletions (bars) and random deletions against k (error bars).
+
+    Args:
+        runs (Sequence[dict]): One per checkpoint: ``label``, ``droppable``
+            (block names), ``full``, ``single`` and ``random``, as
+            :func:`mmstim.analysis.lesion_study` returns them.
+
+    Returns:
+        matplotlib.figure.Figure: The figure.
+    """
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    names = runs[0]['droppable']
+    width = 0.8 / len(runs)
+    for index, run in enumerate(runs):
+        color = f'C{index % 10}'
+        positions = [i + (index - (len(runs) - 1) / 2) * width
+                     for i in range(len(run['single']))]
+        left.bar(positions, [e['top1'] for e in run['single']], width,
+                 color=color, label=run['label'])
+        left.axhline(run['full']['top1'], color=color, linestyle='--',
+                     linewidth=1)
+        ks = [0] + [r['k'] for r in run['random']]
+        means = [run['full']['top1']] + [r['mean_top1']
+                                         for r in run['random']]
+        stds = [0.0] + [r['std_top1'] for r in run['random']]
+        right.errorbar(ks, means, yerr=stds, color=color, marker='o',
+                       capsize=3, label=run['label'])
+    left.set_xticks(range(len(names)))
+    left.set_xticklabels(names, rotation=45, ha='right', fontsize=8)
+    left.set_ylabel('top-1 accuracy (%)')
+    left.set_title('One block deleted (dashed: intact network)')
+    left.legend(fontsize=8)
+    right.set_xticks(range(max(len(r['random']) for r in runs) + 1))
+    right.set_xlabel('random droppable blocks deleted (k)')
+    right.set_ylabel('top-1 accuracy (%), mean ± std over draws')
+    right.set_title('k blocks deleted at random')
+    right.grid(alpha=0.3)
+    right.legend(fontsize=8)
+    return fig

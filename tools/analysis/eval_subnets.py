@@ -27,13 +27,11 @@ import torch
 from mmengine.device import get_device
 
 import mmstim  # noqa: F401  (registers the components)
-from mmstim.analysis import (mean_subnet_accuracy, subnet_test_runner,
-                             test_subnets)
 from mmstim.analysis.cli import add_run_args, load_runs, write_outputs
-from mmstim.analysis.cost import (add_subnet_costs, add_subnet_latency,
-                                  mark_pareto_optimal, processor_name)
+from mmstim.analysis.cost import processor_name
+from mmstim.analysis.frontier import evaluate_frontier
 from mmstim.analysis.plot import X_AXES, plot_subnets
-from mmstim.engine import build_subnet_sampler
+from mmstim.utils.report import markdown_table
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -71,66 +69,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def evaluate_run(spec, cfg, args) -> dict:
-    """Evaluate the subnets of one checkpoint; add their costs and flags."""
-    loop_args = dict(
-        split=args.split, num_workers=args.num_workers,
-        subnets=args.max_subnets or 'rule', rule=args.rule,
-        recalibration_images=args.recalibration_images, seed=args.seed)
-    runner = subnet_test_runner(cfg, spec.checkpoint, **loop_args)
-    results, _ = test_subnets(runner)
-    model = runner.model
-    inputs = model.data_preprocessor(next(iter(runner.test_dataloader)),
-                                     False)['inputs']
-    shape = [int(n) for n in inputs.shape[1:]]
-    add_subnet_costs(results, model, shape)
-    if args.latency:
-        add_subnet_latency(results, model, latency_batches(shape, args),
-                           args.repeats, args.warmup,
-                           desc=f'latency {spec.label}')
-    accuracy = mark_pareto_optimal(results)
-    sampler = build_subnet_sampler(cfg, model, args.rule)
-    return dict(
-        label=spec.label, config=spec.config, checkpoint=spec.checkpoint,
-        model=type(model).__name__, rule=sampler.rule,
-        num_subnets_in_space=sampler.num_subnets_in_space(),
-        num_evaluated=len(results), input_shape=shape,
-        full_params=results[0]['params'], full_macs=results[0]['macs'],
-        full_top1=results[0]['top1'],
-        mean_subnet_top1=mean_subnet_accuracy(results),
-        mean_subnet_top1_recalibrated=mean_subnet_accuracy(
-            results, 'top1_recalibrated'),
-        pareto_accuracy=accuracy, subnets=results)
-
-
-def latency_batches(shape, args) -> list:
-    """Seeded random inputs of the test data's shape, one per batch size,
-    on the model's device."""
-    generator = torch.Generator().manual_seed(args.seed)
-    return [
-        torch.randn((size, *shape), generator=generator).to(get_device())
-        for size in args.latency_batch_sizes
-    ]
-
-
 def print_table(runs: list) -> None:
     """The markdown table: costs, accuracies and Pareto axes per subnet."""
     sizes = [t['batch_size'] for t in runs[0]['subnets'][0].get('latency', [])]
-    print('| run | subnet | kept blocks | params (M) | MMACs | ' +
-          ''.join(f'latency b{b} (ms) | ' for b in sizes) +
-          'top-1 (%) | top-1, BN recal. (%) | Pareto-optimal on |\n' +
-          '|---' * (8 + len(sizes)) + '|')
-    for run in runs:
-        for e in run['subnets']:
-            recal = e.get('top1_recalibrated')
-            cells = [
-                run['label'], e['name'], e['kept_blocks'],
-                f'{e["params"] / 1e6:.3f}', f'{e["macs"] / 1e6:.2f}',
-                *(f'{1e3 * t["median_s"]:.2f}' for t in e.get('latency', [])),
-                f'{e["top1"]:.2f}', '-' if recal is None else f'{recal:.2f}',
-                ' '.join(k for k, v in e['pareto'].items() if v) or '-'
-            ]
-            print('| ' + ' | '.join(map(str, cells)) + ' |')
+    header = (['run', 'subnet', 'kept blocks', 'params (M)', 'MMACs'] +
+              [f'latency b{b} (ms)' for b in sizes] +
+              ['top-1 (%)', 'top-1, BN recal. (%)', 'Pareto-optimal on'])
+    rows = [[
+        run['label'], e['name'], e['kept_blocks'],
+        f'{e["params"] / 1e6:.3f}', f'{e["macs"] / 1e6:.2f}',
+        *(f'{1e3 * t["median_s"]:.2f}' for t in e.get('latency', [])),
+        f'{e["top1"]:.2f}', '-' if e.get('top1_recalibrated') is None else
+        f'{e["top1_recalibrated"]:.2f}',
+        ' '.join(k for k, v in e['pareto'].items() if v) or '-'
+    ] for run in runs for e in run['subnets']]
+    print(markdown_table(header, rows))
     keys = sorted({run['pareto_accuracy'] for run in runs})
     print(f'Pareto-optimal: no other subnet of the run has higher-or-equal '
           f'{" or ".join(keys)} at lower-or-equal cost, one strictly.')
@@ -143,7 +96,15 @@ def main(argv=None) -> int:
     except (ValueError, FileNotFoundError) as error:
         print(f'error: {error}', file=sys.stderr)
         return 2
-    results = [evaluate_run(spec, cfg, args) for spec, cfg in runs]
+    latency = dict(batch_sizes=args.latency_batch_sizes,
+                   repeats=args.repeats, warmup=args.warmup)
+    results = [
+        evaluate_frontier(
+            spec, cfg, latency if args.latency else None, split=args.split,
+            num_workers=args.num_workers, rule=args.rule,
+            subnets=args.max_subnets or 'rule',
+            recalibration_images=args.recalibration_images, seed=args.seed)
+        for spec, cfg in runs]
     print_table(results)
     settings = dict(
         rule=args.rule, max_subnets=args.max_subnets, seed=args.seed,

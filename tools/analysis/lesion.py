@@ -21,8 +21,10 @@ from typing import List
 import mmstim  # noqa: F401  (registers the components)
 from mmstim.analysis import lesion_study, subnet_test_runner, test_subnets
 from mmstim.analysis.cli import add_run_args, load_runs, write_outputs
+from mmstim.analysis.plot import plot_lesions
 from mmstim.models.subnets import find_residual_stages
 from mmstim.utils import load_weights
+from mmstim.utils.report import markdown_table
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -60,57 +62,21 @@ def study_run(spec, cfg, args: argparse.Namespace) -> dict:
                 **result)
 
 
-def plot(runs: List[dict]):
-    """Single deletions (bars) and random deletions against k (errorbars)."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
-    names = runs[0]['droppable']
-    width = 0.8 / len(runs)
-    for index, run in enumerate(runs):
-        color = f'C{index % 10}'
-        positions = [i + (index - (len(runs) - 1) / 2) * width
-                     for i in range(len(run['single']))]
-        left.bar(positions, [e['top1'] for e in run['single']], width,
-                 color=color, label=run['label'])
-        left.axhline(run['full']['top1'], color=color, linestyle='--',
-                     linewidth=1)
-        ks = [0] + [r['k'] for r in run['random']]
-        means = [run['full']['top1']] + [r['mean_top1']
-                                         for r in run['random']]
-        stds = [0.0] + [r['std_top1'] for r in run['random']]
-        right.errorbar(ks, means, yerr=stds, color=color, marker='o',
-                       capsize=3, label=run['label'])
-    left.set_xticks(range(len(names)))
-    left.set_xticklabels(names, rotation=45, ha='right', fontsize=8)
-    left.set_ylabel('top-1 accuracy (%)')
-    left.set_title('One block deleted (dashed: intact network)')
-    left.legend(fontsize=8)
-    right.set_xticks(range(max(len(r['random']) for r in runs) + 1))
-    right.set_xlabel('random droppable blocks deleted (k)')
-    right.set_ylabel('top-1 accuracy (%), mean ± std over draws')
-    right.set_title('k blocks deleted at random')
-    right.grid(alpha=0.3)
-    right.legend(fontsize=8)
-    return fig
-
-
 def print_table(runs: List[dict]) -> None:
     """Print the single deletions and the means per k as markdown."""
-    print('| run | deleted | top-1 (%) | drop (points) |')
-    print('|---|---|---|---|')
+    rows = []
     for run in runs:
-        print(f'| {run["label"]} | nothing | {run["full"]["top1"]:.2f} | |')
-        for e in run['single']:
-            print(f'| {run["label"]} | {e["names"][0]} | {e["top1"]:.2f} | '
-                  f'{e["drop"]:.2f} |')
-        for r in run['random']:
-            sets = (f'all {len(r["draws"])} sets' if r['exhaustive'] else
-                    f'{len(r["draws"])} random sets')
-            print(f'| {run["label"]} | {r["k"]} blocks ({sets}) | '
-                  f'{r["mean_top1"]:.2f} ± {r["std_top1"]:.2f} | |')
+        rows.append([run['label'], 'nothing', f'{run["full"]["top1"]:.2f}',
+                     ''])
+        rows += [[run['label'], e['names'][0], f'{e["top1"]:.2f}',
+                  f'{e["drop"]:.2f}'] for e in run['single']]
+        rows += [[run['label'], f'{r["k"]} blocks (' + (
+            f'all {len(r["draws"])} sets' if r['exhaustive'] else
+            f'{len(r["draws"])} random sets') + ')',
+            f'{r["mean_top1"]:.2f} ± {r["std_top1"]:.2f}', '']
+            for r in run['random']]
+    print(markdown_table(['run', 'deleted', 'top-1 (%)', 'drop (points)'],
+                         rows))
 
 
 def main(argv=None) -> int:
@@ -125,7 +91,7 @@ def main(argv=None) -> int:
     settings = dict(max_k=args.max_k, draws=args.draws, seed=args.seed,
                     recalibration_images=args.recalibration_images,
                     split=args.split, data_root=args.data_root)
-    write_outputs(args, settings, results, plot(results))
+    write_outputs(args, settings, results, plot_lesions(results))
     return 0
 
 
