@@ -17,7 +17,8 @@ from mmstim.analysis.logs import logged_train_scalars
 from mmstim.benchmark import run_jobs
 from mmstim.benchmark.detection import (BN_SETTINGS, DETECTION_TOOL, REPO,
                                         DetectionStudy, parse_run_name,
-                                        run_name, write_report)
+                                        run_name)
+from mmstim.benchmark.detection_report import write_report
 from mmstim.datasets.canvas_detection import write_dataset
 
 

@@ -20,8 +20,9 @@ import sys
 from typing import List, Optional
 
 from mmstim.benchmark import run_jobs
-from mmstim.benchmark.detection import (REPO, SOURCES, DetectionStudy,
-                                        run_finetune, write_report)
+from mmstim.benchmark.detection import REPO, SOURCES, DetectionStudy
+from mmstim.benchmark.detection_report import write_report
+from mmstim.benchmark.detection_run import run_finetune
 from mmstim.utils.env import require_mmcv_ops
 
 DEFAULTS = DetectionStudy()
