@@ -1,19 +1,10 @@
 # Copyright (c) mmstim contributors. All rights reserved.
-# RetinaNet R8-FPN on the Fashion-MNIST canvases: the backbone is the 1-1-1
-# subnet (the first block of each stage, 3 of 6 blocks) exported from
-# the baseline's (configs/fashion_mnist/resnet14_baseline_fashion-mnist.py)
-# pretrained ResNet-14 with tools/model_converters/export_subnet.py, BN
-# re-estimated; loaded strictly. Set another checkpoint with
-#   --cfg-options model.backbone.init_cfg.checkpoint=PATH
-_base_ = './_base_/retinanet_r14_fpn_fashion-mnist-det.py'
+# RetinaNet R8-FPN on the Fashion-MNIST canvases; the backbone is the 1-1-1
+# subnet of the baseline ResNet-14, exported with
+# tools/model_converters/export_subnet.py (BN re-estimated), as
+# tools/benchmark/detection.py writes it.
+_base_ = './_base_/retinanet_r8-pre_fpn_fashion-mnist-det.py'
 
-model = dict(
-    backbone=dict(
-        type='mmpretrain.AnyDepthResNet',
-        arch='ResNet_CIFAR',
-        stage_blocks=(1, 1, 1),
-        init_cfg=dict(
-            _delete_=True,
-            type='StrictPretrained',
-            checkpoint='work_dirs/detection/export/baseline_seed0/subnet.pth',
-            prefix='backbone.')))
+model = dict(backbone=dict(init_cfg=dict(
+    checkpoint='work_dirs/detection/export/baseline_111_seed0/'
+    'resnet14_baseline_fashion-mnist_subnet-1-1-1.pth')))
