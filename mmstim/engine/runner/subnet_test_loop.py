@@ -16,6 +16,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from mmstim.models.subnets import (Mask, SubnetSampler, SubnetSpec,
                                    find_residual_stages, full_mask,
                                    run_as_subnet, to_mask)
+from mmstim.utils.report import markdown_table
 from ..hooks.subnet_sampling_hook import build_subnet_sampler
 
 
@@ -189,14 +190,11 @@ def loafing_table(results: Sequence[dict]) -> str:
     recal = 'recal_metrics' in results[0]
     header = ['subnet', 'kept blocks'] + keys + (
         [f'{k}, BN recal.' for k in keys] if recal else [])
-    lines = ['| ' + ' | '.join(header) + ' |', '|---' * len(header) + '|']
-    for r in results:
-        values = [r['metrics'][k] for k in keys]
-        values += [r['recal_metrics'][k] for k in keys] if recal else []
-        lines.append('| ' + ' | '.join(
-            [r['name'], str(r['kept_blocks'])] +
-            [f'{float(v):.2f}' for v in values]) + ' |')
-    return '\n'.join(lines)
+    rows = [[r['name'], r['kept_blocks']] + [
+        f'{float(r[group][k]):.2f}'
+        for group in (('metrics', 'recal_metrics') if recal else ('metrics',))
+        for k in keys] for r in results]
+    return markdown_table(header, rows)
 
 
 def subnets_of_rule(sampler: SubnetSampler,
