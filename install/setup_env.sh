@@ -251,7 +251,7 @@ else
 fi
 echo "$(fingerprint) ops=$OPS" > "$READY"
 if [ "$OPS" = no ]; then
-  echo "[setup] classification is ready. Detection (tools/det_train.py, tools/det_test.py," \
+  echo "[setup] classification is ready. Detection (tools/det/train.py, tools/det/test.py," \
     "make test) needs mmcv's compiled ops: \`make setup-det\` compiles them once," \
     "about $MMCV_COMPILE_MINUTES min with MAX_JOBS=$MAX_JOBS (34 min on 2 cores)."
 fi

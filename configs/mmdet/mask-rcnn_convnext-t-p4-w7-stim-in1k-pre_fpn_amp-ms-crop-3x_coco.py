@@ -26,7 +26,7 @@
 #                 model.backbone.init_cfg.override.2.checkpoint=PATH
 # Train as MMDet did (8 GPUs x 2 images; box AP 46.2, mask AP 41.7 from
 # MMPretrain's weights); AMP needs CUDA GPUs:
-#   bash tools/dist_det_train.sh CONFIG 8
+#   bash tools/det/dist_train.sh CONFIG 8
 _base_ = ('mmdet::convnext/'
           'mask-rcnn_convnext-t-p4-w7_fpn_amp-ms-crop-3x_coco.py')
 

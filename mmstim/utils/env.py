@@ -55,14 +55,14 @@ def require_mmcv_ops(user: str) -> None:
 
     Args:
         user (str): What needs the ops, for the message, e.g.
-            ``'tools/det_train.py'``.
+            ``'tools/det/train.py'``.
 
     Raises:
         MissingMmcvOpsError: The ops do not import; the message says what
             is installed, the command that adds the ops and its duration.
 
     Examples:
-        >>> require_mmcv_ops('tools/det_train.py')  # silent where ops load
+        >>> require_mmcv_ops('tools/det/train.py')  # silent where ops load
     """
     if mmcv_ops_available():
         return

@@ -4,8 +4,8 @@
 The path a user takes: an ST run with MMEngine's runner (with
 ``SafeCheckpointHook``, as ``tools/train.py`` adds it), a config of
 ``configs/mmdet`` with the run's checkpoint given by ``--cfg-options``,
-training and evaluation with ``tools/det_train.py`` and testing with
-``tools/det_test.py``; all on tiny data.
+training and evaluation with ``tools/det/train.py`` and testing with
+``tools/det/test.py``; all on tiny data.
 """
 import json
 import os
@@ -225,7 +225,7 @@ def test_st_backbone_trains_and_evaluates_a_detector(tmp_path):
     write_coco(data_root, 'train', num_images=2, seed=1)
     write_coco(data_root, 'val', num_images=3, seed=2)
 
-    det_train = load_tool('tools/det_train.py')
+    det_train = load_tool('tools/det/train.py')
     work_dir = str(tmp_path / 'detector')
     args = det_train.parse_args([
         CONFIG, '--work-dir', work_dir, '--cfg-options',
@@ -252,7 +252,7 @@ def test_st_backbone_trains_and_evaluates_a_detector(tmp_path):
 
     # the detector checkpoint tests with det_test.py, predictions dumped
     out = str(tmp_path / 'predictions.pkl')
-    metrics = load_tool('tools/det_test.py').main([
+    metrics = load_tool('tools/det/test.py').main([
         CONFIG,
         osp.join(work_dir, 'epoch_1.pth'), '--work-dir',
         str(tmp_path / 'detector_test'), '--out', out, '--cfg-options',
@@ -305,7 +305,7 @@ def test_detector_on_an_exported_resnet50_subnet(tmp_path):
     data_root = str(tmp_path / 'coco')
     write_coco(data_root, 'train', num_images=2, seed=1)
     write_coco(data_root, 'val', num_images=2, seed=2)
-    det_train = load_tool('tools/det_train.py')
+    det_train = load_tool('tools/det/train.py')
     args = det_train.parse_args([
         osp.join(ROOT, 'configs', 'mmdet',
                  'faster-rcnn_r50-stim-subnet-3343_fpn_1x_coco.py'),
@@ -374,7 +374,7 @@ def test_mask_rcnn_on_a_stimulative_convnext(tmp_path):
     for split, seed in (('train', 1), ('val', 2)):
         add_box_masks(write_coco(data_root, split, num_images=2, seed=seed))
     channels = TINY_CONVNEXT['channels']
-    det_train = load_tool('tools/det_train.py')
+    det_train = load_tool('tools/det/train.py')
     args = det_train.parse_args([
         osp.join(ROOT, 'configs', 'mmdet',
                  'mask-rcnn_convnext-t-p4-w7-stim-in1k-pre_fpn_amp-ms-crop-'

@@ -32,8 +32,8 @@ def test_det_train_command_line_says_what_is_missing():
     script = textwrap.dedent(f"""
         import runpy, sys
         sys.modules['mmcv.ops'] = None
-        sys.argv = ['tools/det_train.py', {CONFIG!r}]
-        runpy.run_path('tools/det_train.py', run_name='__main__')
+        sys.argv = ['tools/det/train.py', {CONFIG!r}]
+        runpy.run_path('tools/det/train.py', run_name='__main__')
     """)
     result = subprocess.run([sys.executable, '-c', script],
                             cwd=REPO,
@@ -49,7 +49,7 @@ def test_det_train_command_line_says_what_is_missing():
 
 
 def test_det_test_stops_before_building_anything(mmcv_lite, tmp_path):
-    det_test = load_tool('tools/det_test.py')
+    det_test = load_tool('tools/det/test.py')
     with pytest.raises(env.MissingMmcvOpsError) as error:
         det_test.main(
             [CONFIG, 'missing.pth', '--work-dir',

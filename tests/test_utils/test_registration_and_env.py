@@ -69,10 +69,10 @@ def test_full_mmcv_without_loading_ops_is_named(monkeypatch):
     monkeypatch.setitem(sys.modules, 'mmcv.ops', None)
     with pytest.raises(
             env.MissingMmcvOpsError,
-            match=r'^tools/det_train\.py needs mmcv.s compiled '
+            match=r'^tools/det/train\.py needs mmcv.s compiled '
             r'ops .*this environment has mmcv 2\.1\.0, whose '
             r'compiled ops do not load'):
-        env.require_mmcv_ops('tools/det_train.py')
+        env.require_mmcv_ops('tools/det/train.py')
 
 
 def test_too_new_mmcv_is_refused(monkeypatch):

@@ -2,11 +2,11 @@
 """Test (and evaluate) an MMDet detector checkpoint.
 
 Examples:
-    python tools/det_test.py \\
+    python tools/det/test.py \\
         configs/mmdet/faster-rcnn_r50-stim-in1k-pre_fpn_1x_coco.py \\
         work_dirs/faster-rcnn_r50-stim-in1k-pre_fpn_1x_coco/epoch_12.pth \\
         --out results.pkl
-    bash tools/dist_det_test.sh CONFIG CHECKPOINT 8
+    bash tools/det/dist_test.sh CONFIG CHECKPOINT 8
 """
 import argparse
 import sys

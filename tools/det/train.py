@@ -2,10 +2,10 @@
 """Train an MMDet detector, e.g. one initialised from an mmstim backbone.
 
 Examples:
-    python tools/det_train.py \\
+    python tools/det/train.py \\
         configs/mmdet/faster-rcnn_r50-stim-in1k-pre_fpn_1x_coco.py \\
         --cfg-options model.backbone.init_cfg.checkpoint=ckpt.pth
-    bash tools/dist_det_train.sh CONFIG 8
+    bash tools/det/dist_train.sh CONFIG 8
 """
 import argparse
 import sys
