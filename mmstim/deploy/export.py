@@ -20,11 +20,11 @@ import torch.nn as nn
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
-from mmpretrain.registry import HOOKS, MODELS
+from mmpretrain.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmstim import __version__
-from mmstim.engine import SubnetSamplingHook, recalibrated_bn
+from mmstim.engine import hooks_without_sampling, recalibrated_bn
 from mmstim.models.subnets import (Mask, find_residual_stages, full_mask,
                                    kept_depths, run_as_subnet, to_mask)
 from mmstim.utils.checkpoint import load_checkpoint_file, load_weights
@@ -105,10 +105,7 @@ def exported_config(cfg: Config, backbone: nn.Module, mask: Mask) -> Config:
     cfg.model = dict(model, type='ImageClassifier',
                      backbone=subnet_backbone_config(cfg.model.backbone,
                                                      backbone, mask))
-    cfg.custom_hooks = [
-        hook for hook in cfg.get('custom_hooks', None) or []
-        if not _is_sampling_hook(hook['type'])
-    ]
+    cfg.custom_hooks = hooks_without_sampling(cfg)
     if (cfg.get('model_wrapper_cfg') or {}).get('type') == 'StimulativeDDP':
         cfg.model_wrapper_cfg = None
     cfg.load_from, cfg.resume = None, False
@@ -118,11 +115,6 @@ def exported_config(cfg: Config, backbone: nn.Module, mask: Mask) -> Config:
         cfg.custom_imports = dict(
             imports=list(imports) + ['mmstim'], allow_failed_imports=False)
     return cfg
-
-
-def _is_sampling_hook(hook_type) -> bool:
-    cls = HOOKS.get(hook_type) if isinstance(hook_type, str) else hook_type
-    return isinstance(cls, type) and issubclass(cls, SubnetSamplingHook)
 
 
 def has_batch_norm(model: nn.Module) -> bool:

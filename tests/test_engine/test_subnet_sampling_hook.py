@@ -9,7 +9,9 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from mmpretrain.models import ImageClassifier
 
-from mmstim.engine import SubnetSamplingHook, build_subnet_sampler, list_draws
+from mmstim.engine import (SubnetSamplingHook, build_subnet_sampler,
+                           hooks_without_sampling, list_draws,
+                           sampling_hook_config)
 
 
 def test_runner_trains_subnets_and_lowers_loss(tmp_path):
@@ -132,3 +134,19 @@ def test_rule_validated_before_training():
     hook = SubnetSamplingHook(rule=[[3], [4], [6]])
     with pytest.raises(ValueError, match='only the full network'):
         hook.before_train(fake_runner(tiny_classifier(), hook))
+
+
+def test_the_sampling_hook_is_found_by_its_registered_class():
+    class EverySecondIteration(SubnetSamplingHook):
+        pass
+
+    cfg = Config(dict(custom_hooks=[
+        dict(type='SafeCheckpointHook'),
+        dict(type='mmpretrain.SubnetSamplingHook', rule='ordered', seed=3),
+    ]))
+    assert sampling_hook_config(cfg) == dict(
+        type='mmpretrain.SubnetSamplingHook', rule='ordered', seed=3)
+    assert hooks_without_sampling(cfg) == [dict(type='SafeCheckpointHook')]
+    cfg.custom_hooks = [dict(type=EverySecondIteration), dict(type='x.Y')]
+    assert sampling_hook_config(cfg) == dict(type=EverySecondIteration)
+    assert hooks_without_sampling(cfg) == [dict(type='x.Y')]

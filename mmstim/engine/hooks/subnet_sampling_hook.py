@@ -168,16 +168,30 @@ def stimulative_model(model: nn.Module) -> nn.Module:
     return model
 
 
+def is_sampling_hook(entry: dict) -> bool:
+    """Whether a ``custom_hooks`` entry is a :class:`SubnetSamplingHook`
+    (or a subclass), by its registered class; a scoped type such as
+    ``'mmpretrain.SubnetSamplingHook'`` counts."""
+    hook_type = entry.get('type')
+    cls = HOOKS.get(hook_type) if isinstance(hook_type, str) else hook_type
+    return isinstance(cls, type) and issubclass(cls, SubnetSamplingHook)
+
+
 def sampling_hook_config(cfg: Config) -> Optional[dict]:
     """The ``SubnetSamplingHook`` entry of a config's ``custom_hooks``."""
-    hooks = [
-        hook for hook in cfg.get('custom_hooks', None) or []
-        if str(hook.get('type')).split('.')[-1] == 'SubnetSamplingHook'
-    ]
+    hooks = [hook for hook in cfg.get('custom_hooks', None) or []
+             if is_sampling_hook(hook)]
     if len(hooks) > 1:
         raise ValueError(f'The config has {len(hooks)} SubnetSamplingHooks; '
                          f'one owns the subnets.')
     return dict(hooks[0]) if hooks else None
+
+
+def hooks_without_sampling(cfg: Config) -> List[dict]:
+    """A config's ``custom_hooks`` without its ``SubnetSamplingHook``, e.g.
+    for a plain model exported from a stimulatively trained one."""
+    return [hook for hook in cfg.get('custom_hooks', None) or []
+            if not is_sampling_hook(hook)]
 
 
 def build_subnet_sampler(source: Union[Config, Any],
