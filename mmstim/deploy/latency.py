@@ -249,3 +249,62 @@ def subnet_latency(config: str,
                 ratios=median_ratios(rows, 'full'),
                 reliable=all(r['reliable'] for r in rows),
                 table=latency_table(rows))
+
+
+def frontier_with_latency(frontier: dict, report: dict,
+                          backend: str = 'onnxruntime',
+                          threads: int = 1) -> List[dict]:
+    """A frontier's runs with the latencies of a :func:`subnet_latency`
+    report in place of their own, and their Pareto flags redone.
+
+    Latency depends on the architecture, not on the weights, so one
+    report measured on any checkpoint of the network serves every run of
+    the frontier (``tools/analysis/eval_subnets.py --frontier``).
+
+    Args:
+        frontier (dict): The frontier JSON: ``runs``, each with
+            ``subnets`` that have ``depths``.
+        report (dict): The latency report, models named by their kept
+            depths (``1,1,1``) or ``full``.
+        backend (str): ``'onnxruntime'`` or ``'pytorch'``.
+        threads (int): The thread count whose figures are used.
+
+    Returns:
+        list[dict]: The runs, each subnet's ``latency`` the report's
+        median per batch size.
+
+    Raises:
+        KeyError: A subnet of the frontier is not in the report.
+    """
+    import copy
+
+    from mmstim.analysis.cost import mark_pareto_optimal
+    medians = {}
+    for row in report['rows']:
+        if row['backend'] == backend and row['threads'] == threads:
+            medians.setdefault(row['model'], []).append(
+                dict(batch_size=row['batch'],
+                     median_s=row['median_ms'] / 1e3))
+    runs = copy.deepcopy(frontier['runs'])
+    for run in runs:
+        for entry in run['subnets']:
+            name = 'full' if entry['full'] else ','.join(
+                map(str, entry['depths']))
+            if name not in medians:
+                raise KeyError(f'{name}: not in the latency report, which '
+                               f'has {sorted(medians)}')
+            entry['latency'] = medians[name]
+        run['pareto_accuracy'] = mark_pareto_optimal(run['subnets'])
+    return runs
+
+
+def write_frontier_plot(frontier: dict, report: dict, path: str) -> None:
+    """Plot a frontier's accuracies against the report's onnxruntime
+    latency at batch 1, one thread (:func:`frontier_with_latency`)."""
+    from mmstim.analysis.plot import plot_subnets
+    fig = plot_subnets(frontier_with_latency(frontier, report), x='latency')
+    fig.axes[0].set_xlabel(
+        f'onnxruntime latency at batch 1, one thread (ms), '
+        f'{report["processor"]}')
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)

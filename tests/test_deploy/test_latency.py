@@ -113,3 +113,38 @@ def test_command_line_report(tmp_path, capsys):
     assert report['table'] in printed and 'cores, torch' in printed
     marks = report['table'].count('NO: other processes competed')
     assert marks == sum(not r['reliable'] for r in rows)
+
+
+def test_frontier_takes_the_reports_latency_and_redoes_its_front():
+    from mmstim.deploy.latency import frontier_with_latency
+
+    def entry(depths, top1, macs):
+        return dict(depths=depths, full=depths == [2, 2], top1=top1,
+                    params=macs, macs=macs,
+                    latency=[dict(batch_size=1, median_s=9.0)])
+
+    frontier = dict(runs=[dict(label='ST++', subnets=[
+        entry([2, 2], 90.0, 4), entry([1, 2], 80.0, 3), entry([2, 1], 85.0,
+                                                              3)])])
+
+    def row(model, ms, backend='onnxruntime', threads=1):
+        return dict(model=model, backend=backend, batch=1, threads=threads,
+                    median_ms=ms)
+
+    report = dict(rows=[row('full', 2.0), row('1,2', 1.0), row('2,1', 2.5),
+                        row('full', 7.0, 'pytorch'), row('1,2', 0.1,
+                                                         threads=2)])
+    runs = frontier_with_latency(frontier, report)
+    subnets = runs[0]['subnets']
+    assert [e['latency'] for e in subnets] == [
+        [dict(batch_size=1, median_s=2e-3)],
+        [dict(batch_size=1, median_s=1e-3)],
+        [dict(batch_size=1, median_s=2.5e-3)]]
+    # 2-1 is slower and less accurate than the full network: off the
+    # latency front, though on the MAC front (more accurate than 1-2)
+    assert [e['pareto']['latency_b1'] for e in subnets] == [True, True, False]
+    assert [e['pareto']['macs'] for e in subnets] == [True, False, True]
+    assert frontier['runs'][0]['subnets'][0]['latency'][0]['median_s'] == 9
+    report['rows'] = report['rows'][:2]
+    with pytest.raises(KeyError, match="2,1: not in the latency report"):
+        frontier_with_latency(frontier, report)

@@ -18,9 +18,10 @@ import os.path as osp
 import sys
 
 from mmengine.config import Config
+from mmengine.fileio import load
 
 from mmstim.deploy import input_shape
-from mmstim.deploy.latency import subnet_latency
+from mmstim.deploy.latency import subnet_latency, write_frontier_plot
 from mmstim.utils.report import dump_atomic
 
 
@@ -38,6 +39,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='thread counts; 0 is every core')
     parser.add_argument('--runs', type=int, default=50)
     parser.add_argument('--warmup', type=int, default=10)
+    parser.add_argument('--frontier', metavar='FRONTIER_JSON',
+                        help='also plot its accuracies against the '
+                        'onnxruntime batch-1 one-thread latency, as --out '
+                        'with .png')
     return parser.parse_args(argv)
 
 
@@ -59,6 +64,9 @@ def main(argv=None) -> int:
             print(f'{ratio["model"]} / full, {ratio["backend"]} batch '
                   f'{ratio["batch"]} threads {ratio["threads"]}: '
                   f'{ratio["ratio"]:.3f}')
+    if args.frontier:
+        write_frontier_plot(load(args.frontier), report,
+                            osp.splitext(args.out)[0] + '.png')
     if not report['reliable']:
         print('UNRELIABLE: other processes competed during some '
               'measurements (see "other processes").', file=sys.stderr)
