@@ -9,6 +9,8 @@ from concurrent.futures import (FIRST_COMPLETED, Future, ThreadPoolExecutor,
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional, Sequence
 
+from mmstim.utils.report import dump_atomic
+
 
 @dataclass(frozen=True)
 class Job:
@@ -63,8 +65,8 @@ def launch(job: Job) -> int:
     with open(job.log, 'a') as log:
         process = subprocess.Popen(list(job.command), stdout=log,
                                    stderr=subprocess.STDOUT, cwd=job.cwd)
-        with open(pid_file(job), 'w') as f:
-            f.write(str(process.pid))
+        # written whole, so that a reader never sees an empty file
+        dump_atomic(str(process.pid), pid_file(job))
         try:
             return process.wait()
         finally:

@@ -55,14 +55,17 @@ def test_launch_logs_output_and_records_the_process_while_it_runs(tmp_path):
               'print("hello"); sys.exit(3)')
     job = Job('job', (sys.executable, '-c', script), log)
     seen = []
-    thread = threading.Thread(target=lambda: seen.append(launch(job)))
+    thread = threading.Thread(target=lambda: seen.append(launch(job)),
+                              daemon=True)
     thread.start()
-    while not os.path.exists(log + '.pid'):
-        pass
-    # another scheduler sees the job running, and waits for it
-    assert running_elsewhere(job)
-    gate.touch()
-    thread.join()
+    try:
+        while not os.path.exists(log + '.pid'):
+            pass
+        # another scheduler sees the job running, and waits for it
+        assert running_elsewhere(job)
+    finally:
+        gate.touch()
+        thread.join(timeout=60)
     assert seen == [3]
     assert open(log).read() == 'hello\n'
     assert not os.path.exists(log + '.pid') and not running_elsewhere(job)
