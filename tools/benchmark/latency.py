@@ -6,7 +6,7 @@
         [--threads 1 0] [--runs 50] [--warmup 10]
 
 Every model is exported (``mmstim.deploy``: the kept blocks only, ONNX
-checked against PyTorch) into the folder beside FILE and timed call by call
+checked against PyTorch) into a temporary folder and timed call by call
 in onnxruntime and PyTorch eager, at each batch size and thread count (0:
 every core), after a warm-up: median and quartiles. The CPU time other
 processes took during each measurement is read from /proc/stat; figures
@@ -16,6 +16,7 @@ printed table, and the command then exits with status 3.
 import argparse
 import os.path as osp
 import sys
+import tempfile
 
 from mmengine.config import Config
 from mmengine.fileio import load
@@ -50,11 +51,11 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     shape = tuple(args.input_shape
                   or input_shape(Config.fromfile(args.config)))
-    out_dir = osp.join(osp.dirname(osp.abspath(args.out)), 'models')
-    report = subnet_latency(args.config, args.checkpoint, args.subnets,
-                            out_dir, shape, batches=args.batches,
-                            threads=args.threads, runs=args.runs,
-                            warmup=args.warmup)
+    with tempfile.TemporaryDirectory() as models:  # timed, then removed
+        report = subnet_latency(args.config, args.checkpoint, args.subnets,
+                                models, shape, batches=args.batches,
+                                threads=args.threads, runs=args.runs,
+                                warmup=args.warmup)
     dump_atomic(dict(report, config=args.config, input_shape=shape),
                 args.out)
     print(f'{report["processor"]}, {report["cores"]} cores, torch '
