@@ -8,7 +8,7 @@ from .scheduler import Job, run_jobs
 from .summary import summarize
 
 __all__ = [
-    'AccuracyBenchmark', 'DepthStudy', 'DetectionStudy', 'Job', 'is_current', 'run_config',
-    'run_jobs', 'run_settings', 'run_study', 'summarize',
+    'AccuracyBenchmark', 'DepthStudy', 'DetectionStudy', 'Job', 'is_current',
+    'run_config', 'run_jobs', 'run_settings', 'run_study', 'summarize',
     'train_and_evaluate'
 ]
