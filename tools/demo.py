@@ -26,9 +26,9 @@ from mmengine.fileio import dump
 
 import mmstim  # noqa: F401  (registers the components)
 from mmstim.analysis import plot_subnets
-from mmstim.benchmark.demo import (demo_config, loafing_summary,
-                                   side_by_side, train_and_test)
 from mmstim.benchmark.accuracy import AccuracyBenchmark
+from mmstim.benchmark.demo import (demo_config, loafing_summary, side_by_side,
+                                   train_and_test)
 from mmstim.utils.launch import check_data_roots
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))

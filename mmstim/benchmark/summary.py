@@ -11,8 +11,8 @@ from mmengine.config import Config
 from mmstim.analysis.stats import format_mean_std, mean_std
 from mmstim.utils.report import dump_atomic, markdown_table
 from .accuracy import (REPO, RULE, AccuracyBenchmark, config_path,
-                       evaluation_split, is_current, method_overrides,
-                       recipe, run_settings)
+                       evaluation_split, is_current, method_overrides, recipe,
+                       run_settings)
 
 
 def mean_std_of(key: str, values: List[float]) -> dict:

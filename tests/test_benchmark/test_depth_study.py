@@ -9,8 +9,9 @@ import pytest
 from helpers import load_tool, write_tiny_fashion_mnist
 
 from mmstim.analysis import plot_gains
-from mmstim.benchmark import accuracy, scheduler
+from mmstim.benchmark import accuracy
 from mmstim.benchmark import depth_study as study_lib
+from mmstim.benchmark import scheduler
 
 CLI = load_tool('tools/benchmark/depth_study.py')
 

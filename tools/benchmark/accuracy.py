@@ -34,9 +34,9 @@ from mmengine.config import DictAction
 import mmstim  # noqa: F401  (registers the components)
 from mmstim.benchmark.accuracy import (METHODS, REPO, TRAIN_IMAGES,
                                        AccuracyBenchmark, held_out_train_size,
-                                       is_current, load_results,
-                                       method_config, merge_runs,
-                                       run_settings, train_and_evaluate)
+                                       is_current, load_results, merge_runs,
+                                       method_config, run_settings,
+                                       train_and_evaluate)
 from mmstim.benchmark.summary import save
 
 FULL = dict(epochs=10, seeds=[0, 1, 2], train_size=0, test_size=0,
