@@ -103,7 +103,7 @@ def run_finetune(study: DetectionStudy, run: str) -> dict:
         record = dict(settings=settings)
     if not osp.isfile(final):
         started = time.time()
-        cfg.resume = find_latest_checkpoint(cfg.work_dir) is not None
+        cfg.resume = bool(find_latest_checkpoint(cfg.work_dir))
         build_det_runner(cfg).train()
         record['train_s'] = record.get('train_s', 0) + time.time() - started
     record['seconds_per_iter'] = median_iteration_seconds(cfg.work_dir)

@@ -113,8 +113,10 @@ def test_an_interrupted_fine_tuning_resumes(tmp_path, data):
                *study.command_options()]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
-    first = osp.join(study.finetune_dir(run), 'epoch_1.pth')
-    while not osp.isfile(first) and process.poll() is None:
+    # MMEngine names the checkpoint to resume from in last_checkpoint once
+    # it is saved whole
+    last = osp.join(study.finetune_dir(run), 'last_checkpoint')
+    while not osp.isfile(last) and process.poll() is None:
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
