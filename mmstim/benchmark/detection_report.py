@@ -76,12 +76,13 @@ def summarise(study: DetectionStudy) -> dict:
 def markdown_report(summary: dict) -> str:
     """The summary as markdown tables: the validation runs and the choice,
     the test metrics per backbone source, and the pretrainings."""
-    def percent(stats: dict) -> str:
-        if stats.get('mean') is None or stats['mean'] < 0:
+    def percent(stats: dict, sign: str = '') -> str:
+        if stats.get('mean') is None or (not sign and stats['mean'] < 0):
             return 'n/a'  # CocoMetric's -1: no object of that size
         return format_mean_std(dict(
             stats, mean=100 * stats['mean'],
-            std=None if stats.get('std') is None else 100 * stats['std']), 1)
+            std=None if stats.get('std') is None else 100 * stats['std']), 1,
+            sign)
 
     validation = markdown_table(
         ['val run', 'val mAP'],
@@ -93,7 +94,7 @@ def markdown_report(summary: dict) -> str:
          'mAP medium', 'mAP large'],
         [[src['name'], ','.join(map(str, src['seeds'])) or 'none',
           f'{src["backbone_macs"] / 1e6:.1f}', percent(src['bbox_mAP']),
-          percent(src['map_minus_baseline']),
+          percent(src['map_minus_baseline'], sign='+'),
           *(percent(src[m]) for m in METRICS[1:])]
          for src in summary['sources'].values()])
     pretraining = markdown_table(

@@ -141,3 +141,21 @@ def test_an_interrupted_fine_tuning_resumes(tmp_path, data):
     assert resumed[0] > 2
     # a finished run is not run again
     assert run not in [job.name for job in study.jobs()]
+
+
+def test_report_signs_differences_and_marks_absent_sizes():
+    from mmstim.benchmark.detection import METRICS
+    from mmstim.benchmark.detection_report import markdown_report
+    metrics = {m: dict(mean=0.5, std=0.01) for m in METRICS}
+    metrics['bbox_mAP_l'] = dict(mean=-1.0, std=0.0)  # no large objects
+    summary = dict(
+        bn_choice='trainable',
+        validation_map={'baseline_trainable_seed0': dict(bbox_mAP=0.554)},
+        sources=dict(stpp=dict(
+            name='ST++', seeds=[0, 1], backbone_macs=237.3e6, **metrics,
+            map_minus_baseline=dict(mean=-0.009, std=0.002))),
+        pretraining={})
+    markdown = markdown_report(summary)
+    assert '| baseline_trainable_seed0 | 55.4 |' in markdown
+    assert ('| ST++ | 0,1 | 237.3 | 50.0 ± 1.0 | -0.9 ± 0.2 | 50.0 ± 1.0 | '
+            '50.0 ± 1.0 | 50.0 ± 1.0 | 50.0 ± 1.0 | n/a |') in markdown
