@@ -1,11 +1,8 @@
 # Copyright (c) mmstim contributors. All rights reserved.
 """Evaluate a checkpoint with a config's test data and evaluator.
 
-Examples:
-    python tools/test.py configs/resnet50_stim_imagenet.py CKPT --out m.json
-    # the loafing table: full network and every subnet of the rule
-    python tools/test.py CONFIG CKPT --cfg-options test_cfg.type=SubnetTestLoop
-    bash tools/dist_test.sh configs/resnet50_stim_imagenet.py CKPT 8
+``--cfg-options test_cfg.type=SubnetTestLoop`` prints the loafing table:
+the full network and every subnet of the rule.
 """
 import argparse
 import os.path as osp

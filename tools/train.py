@@ -1,10 +1,6 @@
 # Copyright (c) mmstim contributors. All rights reserved.
-"""Train a classifier (stimulatively or not) from an mmstim config.
-
-Examples:
-    python tools/train.py configs/resnet50_stim_imagenet.py [--amp]
-    bash tools/dist_train.sh configs/resnet50_stim_imagenet.py 8
-"""
+"""Train a classifier (stimulatively or not) from an mmstim config;
+distributed: ``bash tools/dist_train.sh CONFIG 8``."""
 import argparse
 import sys
 

@@ -15,12 +15,11 @@ from .subnet_eval import (TOP1, RunSpec, evaluate_subnets,
 __all__ = [
     'TOP1', 'RunSpec', 'block_macs', 'block_name', 'block_params',
     'count_macs', 'device_name', 'droppable_blocks', 'evaluate_frontier',
-    'evaluate_subnets',
-    'expected_cost_ratio', 'format_mean_std', 'input_shape', 'lesion_mask',
-    'lesion_study', 'logged_train_scalars', 'mean_std',
-    'mean_subnet_accuracy', 'measure_latency', 'paired_difference',
-    'pareto_optimal', 'parse_run_spec', 'plot_gains', 'plot_subnets',
-    'processor_name',
-    'random_block_sets', 'subnet_macs', 'subnet_params',
-    'subnet_test_config', 'subnet_test_runner', 'test_subnets'
+    'evaluate_subnets', 'expected_cost_ratio', 'format_mean_std',
+    'input_shape', 'lesion_mask', 'lesion_study', 'logged_train_scalars',
+    'mean_std', 'mean_subnet_accuracy', 'measure_latency',
+    'paired_difference', 'pareto_optimal', 'parse_run_spec', 'plot_gains',
+    'plot_subnets', 'processor_name', 'random_block_sets', 'subnet_macs',
+    'subnet_params', 'subnet_test_config', 'subnet_test_runner',
+    'test_subnets'
 ]

@@ -13,12 +13,8 @@ from .subnet_eval import RunSpec, parse_run_spec
 
 
 def add_run_args(parser: argparse.ArgumentParser, name: str) -> None:
-    """Options naming the runs, their data and the outputs.
-
-    Args:
-        parser (argparse.ArgumentParser): The tool's parser.
-        name (str): Stem of the default outputs under ``work_dirs/analysis``.
-    """
+    """Options naming the runs, their data and the outputs (by default
+    ``work_dirs/analysis/<name>.json`` and ``.png``)."""
     parser.add_argument(
         '--runs', nargs='+', required=True, metavar='CONFIG:CKPT[:LABEL]',
         help='checkpoints to analyse, each with its config')
@@ -42,9 +38,8 @@ def add_run_args(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def load_runs(args: argparse.Namespace) -> List[Tuple[RunSpec, Config]]:
-    """The runs of ``--runs`` with their configs, overrides applied.
-
-    Also applies ``--threads``.
+    """The runs of ``--runs`` with their configs, overrides applied; also
+    applies ``--threads``.
 
     Raises:
         ValueError: A run is malformed.

@@ -1,9 +1,6 @@
 # Copyright (c) mmstim contributors. All rights reserved.
-"""Cost of networks and subnets: MACs, parameters, latency, Pareto fronts.
-
-Also the theoretical compute of stimulative training relative to plain
-training.
-"""
+"""Cost of networks and subnets: MACs, parameters, latency, Pareto fronts,
+and the compute of stimulative training relative to plain training."""
 import platform
 import statistics
 import time
@@ -19,18 +16,10 @@ from mmstim.models.subnets import (RandomSubnetResize, SubnetSampler,
 
 
 def count_macs(model: nn.Module, inputs: torch.Tensor) -> Dict[str, int]:
-    """Multiply-accumulates of every convolution and linear layer.
+    """MACs of ``model(inputs)`` per convolution and linear module name.
 
-    Counted by MMEngine's ``FlopAnalyzer`` (whose "flops" of convolutions
-    and linear layers are MACs); layers that did not run count 0.
-
-    Args:
-        model (nn.Module): Called as ``model(inputs)``.
-        inputs (Tensor): An input batch of one image.
-
-    Returns:
-        dict[str, int]: MACs per module name (convolutions and linear
-        layers only; normalisation and activations are negligible).
+    MMEngine's ``FlopAnalyzer`` counts these layers in MACs; layers that did
+    not run count 0; normalisation and activations are negligible.
     """
     analyzer = FlopAnalyzer(model, (inputs, ))
     analyzer.unsupported_ops_warnings(False)
@@ -43,32 +32,36 @@ def count_macs(model: nn.Module, inputs: torch.Tensor) -> Dict[str, int]:
     }
 
 
+class _TensorMode(nn.Module):
+    """Calls a classifier in ``mode='tensor'``."""
+
+    def __init__(self, classifier: nn.Module):
+        super().__init__()
+        self.classifier = classifier
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.classifier(inputs, mode='tensor')
+
+
 def block_macs(classifier: nn.Module, side: int,
                channels: int = 3) -> Dict[str, object]:
     """Split a classifier's MACs into its residual blocks and the rest.
 
-    Args:
-        classifier (nn.Module): A classifier with a ResNet-family backbone
-            (``backbone``, ``neck``, ``head`` as in MMPretrain).
-        side (int): Input side.
-        channels (int): Input channels. Defaults to 3.
-
     Returns:
-        dict: ``blocks`` (MACs per stage and block, the linear layers inside
-        blocks included), ``spatial`` (the other layers of the backbone and
-        neck: stem, downsampling, patch merging, whose cost grows with the
-        input area) and ``linear`` (the head, whose cost does not depend on
-        the input size).
+        dict: ``blocks`` (MACs per stage and block), ``spatial`` (the other
+        layers of the backbone and neck, whose cost grows with the input
+        area) and ``linear`` (the head, whose cost does not).
     """
     was_training = classifier.training
     classifier.eval()
-    macs = _tensor_mode_macs(classifier, side, channels)
+    macs = count_macs(
+        _TensorMode(classifier), torch.zeros(1, channels, side, side))
+    macs = {name[len('classifier.'):]: value for name, value in macs.items()}
     classifier.train(was_training)
     head = {name for name in macs if name.startswith('head.')}
-    stages = find_residual_stages(classifier.backbone)
     blocks = []
     assigned = set()
-    for stage in stages:
+    for stage in find_residual_stages(classifier.backbone):
         stage_macs = []
         for index in range(len(stage)):
             prefix = f'backbone.{stage.name}.{index}.'
@@ -78,54 +71,31 @@ def block_macs(classifier: nn.Module, side: int,
         blocks.append(stage_macs)
     spatial = sum(v for n, v in macs.items()
                   if n not in assigned and n not in head)
-    flat = sum(macs[n] for n in head)
-    return dict(blocks=blocks, spatial=spatial, linear=flat)
+    return dict(blocks=blocks, spatial=spatial,
+                linear=sum(macs[n] for n in head))
 
 
 def subnet_macs(parts: dict, mask: Sequence[Sequence[bool]]) -> int:
-    """MACs of a subnet from :func:`block_macs`'s split of a classifier.
+    """MACs for one image of a subnet, from :func:`block_macs`'s split.
 
     A dropped block acts as the identity, so a subnet costs the layers
     outside the blocks plus its kept blocks.
-
-    Args:
-        parts (dict): The output of :func:`block_macs`.
-        mask (Sequence[Sequence[bool]]): Keep-mask per stage.
-
-    Returns:
-        int: The subnet's MACs for one image.
     """
     return int(parts['spatial'] + _kept(parts['blocks'], mask) +
                parts['linear'])
 
 
 def block_params(classifier: nn.Module) -> Dict[str, object]:
-    """Split a classifier's parameters into its residual blocks and the rest.
-
-    Args:
-        classifier (nn.Module): A classifier with a ResNet-family backbone.
-
-    Returns:
-        dict: ``blocks`` (parameters per stage and block) and ``other``
-        (those outside the residual blocks: stem, neck, head).
-    """
-    stages = find_residual_stages(classifier.backbone)
+    """Split a classifier's parameters into ``blocks`` (per stage and
+    residual block) and ``other`` (stem, neck, head)."""
     blocks = [[_num_params(block) for block in stage.blocks]
-              for stage in stages]
-    total = _num_params(classifier)
-    return dict(blocks=blocks, other=total - sum(map(sum, blocks)))
+              for stage in find_residual_stages(classifier.backbone)]
+    return dict(blocks=blocks,
+                other=_num_params(classifier) - sum(map(sum, blocks)))
 
 
 def subnet_params(parts: dict, mask: Sequence[Sequence[bool]]) -> int:
-    """Parameters of a subnet from :func:`block_params`'s split.
-
-    Args:
-        parts (dict): The output of :func:`block_params`.
-        mask (Sequence[Sequence[bool]]): Keep-mask per stage.
-
-    Returns:
-        int: The parameters outside the blocks plus those of the kept blocks.
-    """
+    """Parameters of a subnet, from :func:`block_params`'s split."""
     return int(parts['other'] + _kept(parts['blocks'], mask))
 
 
@@ -148,15 +118,8 @@ def measure_latency(model: nn.Module,
     """Time ``model(inputs, mode='tensor')`` in eval mode without gradients.
 
     Each of ``repeats`` calls, after ``warmup`` untimed ones, is timed on
-    its own with :func:`time.perf_counter` (CUDA is synchronised before
-    and after); the median is robust to the other loads of a shared
-    machine. The model's training mode is restored afterwards.
-
-    Args:
-        model (nn.Module): A classifier, e.g. inside :func:`run_as_subnet`.
-        inputs (Tensor): The preprocessed input batch.
-        repeats (int): Timed calls. Defaults to 10.
-        warmup (int): Untimed calls before them. Defaults to 2.
+    its own (CUDA synchronised before and after); the median is robust to
+    the other loads of a shared machine.
 
     Returns:
         dict: ``batch_size``, ``median_s``, ``min_s`` and every timing in
@@ -167,28 +130,23 @@ def measure_latency(model: nn.Module,
                          f'{repeats} and {warmup}.')
     was_training = model.training
     model.eval()
+    times = []
     try:
         for _ in range(warmup):
             model(inputs, mode='tensor')
-        times = [_timed_call(model, inputs) for _ in range(repeats)]
+        for _ in range(repeats):
+            if inputs.is_cuda:
+                torch.cuda.synchronize(inputs.device)
+            start = time.perf_counter()
+            model(inputs, mode='tensor')
+            if inputs.is_cuda:
+                torch.cuda.synchronize(inputs.device)
+            times.append(time.perf_counter() - start)
     finally:
         model.train(was_training)
     return dict(batch_size=int(inputs.shape[0]),
                 median_s=statistics.median(times), min_s=min(times),
                 times_s=times)
-
-
-def _timed_call(model: nn.Module, inputs: torch.Tensor) -> float:
-    _synchronize(inputs)
-    start = time.perf_counter()
-    model(inputs, mode='tensor')
-    _synchronize(inputs)
-    return time.perf_counter() - start
-
-
-def _synchronize(inputs: torch.Tensor) -> None:
-    if inputs.is_cuda:
-        torch.cuda.synchronize(inputs.device)
 
 
 def processor_name() -> str:
@@ -211,17 +169,11 @@ def device_name() -> str:
 
 
 def pareto_optimal(points: Sequence[Tuple[float, float]]) -> List[bool]:
-    """Which (cost, accuracy) points are Pareto-optimal.
+    """Which ``(cost, accuracy)`` points are Pareto-optimal.
 
     A point is dominated when another has lower-or-equal cost and
     higher-or-equal accuracy, one of them strictly; equal points are all
     optimal.
-
-    Args:
-        points (Sequence[tuple[float, float]]): ``(cost, accuracy)`` pairs.
-
-    Returns:
-        list[bool]: True for every point no other point dominates.
 
     Examples:
         >>> pareto_optimal([(1, 50), (2, 60), (2, 55), (3, 60)])
@@ -237,11 +189,8 @@ def add_subnet_costs(entries: List[dict], classifier: nn.Module,
                      input_shape: Sequence[int]) -> None:
     """Add ``params``, ``macs`` and ``macs_ratio`` to subnet results.
 
-    Args:
-        entries (list[dict]): Results of :class:`SubnetTestLoop`, each with
-            its keep-``mask``; the first is the full network.
-        classifier (nn.Module): The classifier.
-        input_shape (Sequence[int]): ``(C, H, W)`` of one input image.
+    ``entries`` are results of :class:`SubnetTestLoop`, the full network
+    first; ``input_shape`` is ``(C, H, W)`` of one input image.
     """
     macs = block_macs(classifier, int(input_shape[1]), int(input_shape[0]))
     params = block_params(classifier)
@@ -259,16 +208,8 @@ def add_subnet_latency(entries: List[dict],
                        desc: str = 'latency') -> None:
     """Add ``latency`` (one :func:`measure_latency` per batch) to results.
 
-    Every subnet runs through :func:`run_as_subnet`: its dropped blocks
-    are the identity, so it costs what the smaller network costs.
-
-    Args:
-        entries (list[dict]): Results of :class:`SubnetTestLoop`.
-        classifier (nn.Module): The classifier.
-        batches (Sequence[Tensor]): Preprocessed inputs, one per batch size.
-        repeats (int): Timed calls per batch. Defaults to 10.
-        warmup (int): Untimed calls before them. Defaults to 2.
-        desc (str): Label of the progress bar. Defaults to 'latency'.
+    Every subnet runs through :func:`run_as_subnet`, so it costs what the
+    smaller network costs. ``desc`` labels the progress bar.
     """
     from tqdm import tqdm
     stages = find_residual_stages(classifier.backbone)
@@ -280,57 +221,30 @@ def add_subnet_latency(entries: List[dict],
             ]
 
 
-def cost_axes(entry: dict) -> Dict[str, float]:
-    """Costs of a subnet result: ``params``, ``macs`` and, when measured,
-    ``latency_b<batch size>`` (median seconds)."""
-    costs = dict(params=entry['params'], macs=entry['macs'])
-    for timing in entry.get('latency', []):
-        costs[f'latency_b{timing["batch_size"]}'] = timing['median_s']
-    return costs
-
-
 def mark_pareto_optimal(entries: List[dict]) -> str:
     """Add ``pareto`` (a flag per cost axis) to the results of one series.
 
-    The accuracy is the top-1 after BN re-estimation when every entry has
-    it, else the plain top-1.
-
-    Args:
-        entries (list[dict]): Results with :func:`add_subnet_costs`'s keys.
+    The cost axes are ``params``, ``macs`` and, when measured,
+    ``latency_b<batch size>`` (median seconds). The accuracy is the top-1
+    after BN re-estimation when every entry has it, else the plain top-1.
 
     Returns:
         str: The accuracy key used: ``'top1_recalibrated'`` or ``'top1'``.
     """
     key = 'top1_recalibrated' if all(
         'top1_recalibrated' in e for e in entries) else 'top1'
-    costs = [cost_axes(e) for e in entries]
+    costs = []
     for entry in entries:
         entry['pareto'] = {}
+        costs.append(dict(params=entry['params'], macs=entry['macs']))
+        for timing in entry.get('latency', []):
+            costs[-1][f'latency_b{timing["batch_size"]}'] = timing['median_s']
     for axis in costs[0]:
         flags = pareto_optimal([(c[axis], e[key])
                                 for c, e in zip(costs, entries)])
         for entry, flag in zip(entries, flags):
             entry['pareto'][axis] = flag
     return key
-
-
-class _TensorMode(nn.Module):
-    """Calls a classifier in ``mode='tensor'``."""
-
-    def __init__(self, classifier: nn.Module):
-        super().__init__()
-        self.classifier = classifier
-
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        return self.classifier(inputs, mode='tensor')
-
-
-def _tensor_mode_macs(classifier: nn.Module, side: int,
-                      channels: int) -> Dict[str, int]:
-    macs = count_macs(
-        _TensorMode(classifier), torch.zeros(1, channels, side, side))
-    prefix = 'classifier.'
-    return {name[len(prefix):]: value for name, value in macs.items()}
 
 
 def expected_cost_ratio(classifier: nn.Module,
@@ -344,16 +258,12 @@ def expected_cost_ratio(classifier: nn.Module,
     The expected MACs of a subnet are the stem plus each block's MACs times
     the probability that the rule keeps it, scaled by the expected input
     area ``E[s^2] / H^2`` of the resize distribution, plus the fully
-    connected layers. Forward
-    and backward scale alike, so the ratio of MACs is the ratio of compute.
+    connected layers. Forward and backward scale alike, so the ratio of
+    MACs is the ratio of compute.
 
     Args:
-        classifier (nn.Module): The classifier.
-        sampler (SubnetSampler): The sampling rule.
         num_subnets (int): Subnets per iteration.
         side (int): Side of the main network's input.
-        resize (RandomSubnetResize, optional): The subnet input resize.
-        channels (int): Input channels. Defaults to 3.
 
     Returns:
         dict[str, float]: ``full_macs``, ``expected_subnet_macs``,
@@ -366,11 +276,10 @@ def expected_cost_ratio(classifier: nn.Module,
     kept = sum(p * m for stage_p, stage_m in zip(keep, parts['blocks'])
                for p, m in zip(stage_p, stage_m))
     full = parts['spatial'] + block_total + parts['linear']
+    area = 1.0
     if resize is not None:
         sides = resize.side_range(side)
         area = sum(s * s for s in sides) / len(sides) / side**2
-    else:
-        area = 1.0
     subnet = (parts['spatial'] + kept) * area + parts['linear']
     return dict(
         full_macs=float(full),
@@ -381,15 +290,8 @@ def expected_cost_ratio(classifier: nn.Module,
 
 
 def input_shape(cfg: Config) -> Tuple[int, int]:
-    """Channels and side of a config's training inputs.
-
-    Args:
-        cfg (Config): A classification config.
-
-    Returns:
-        tuple[int, int]: The channels (of the data preprocessor's ``mean``,
-        3 without one) and the side (of the training pipeline's last crop or
-        resize).
+    """Channels (of the data preprocessor's ``mean``, 3 without one) and
+    side (of the training pipeline's last crop or resize) of a config.
 
     Raises:
         ValueError: The training pipeline sets no input side.
@@ -412,7 +314,7 @@ def training_cost_ratio(cfg: Config) -> float:
 
     1.0 for a plain classifier or a run that samples no subnets; otherwise
     :func:`expected_cost_ratio` with the sampler of
-    :func:`~mmstim.engine.build_subnet_sampler` and the config's inputs.
+    :func:`~mmstim.engine.build_subnet_sampler`.
     """
     from mmpretrain.registry import MODELS
 

@@ -16,17 +16,14 @@ def evaluate_frontier(spec: RunSpec, cfg: Config,
     """Evaluate the subnets of one checkpoint; add their costs and flags.
 
     Args:
-        spec (RunSpec): The checkpoint, its config file and label.
-        cfg (Config): Its config (overrides applied).
         latency (dict, optional): ``batch_sizes``, ``repeats`` and
             ``warmup`` to time every subnet on seeded random inputs of the
             test data's shape; None: no timing.
-        **loop_args: Arguments of :class:`SubnetTestLoop` and
-            :func:`subnet_test_config` (``rule``, ``seed``, ...).
+        **loop_args: Arguments of :func:`subnet_test_config`.
 
     Returns:
-        dict: The run's summary and ``subnets``: per subnet its accuracies,
-        parameters, MACs, latencies and Pareto flags.
+        dict: The run's summary and per subnet its accuracies, costs and
+        Pareto flags.
     """
     from mmstim.engine import build_subnet_sampler
     runner = subnet_test_runner(cfg, spec.checkpoint, **loop_args)

@@ -3,14 +3,11 @@
 
 A deleted block acts as the identity (as a dropped block of a subnet does);
 only blocks with an identity shortcut, never the first of a stage, can be
-deleted. The study measures the network with every single droppable block
-deleted, and with ``k`` droppable blocks deleted at random for
-``k = 1..K`` (several seeded draws each, or every combination when there
-are no more of them than draws).
+deleted.
 """
 import itertools
 import math
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -21,15 +18,8 @@ Block = Tuple[int, int]
 
 
 def droppable_blocks(stages: Sequence[ResidualStage]) -> List[Block]:
-    """List the blocks that can be deleted, in forward order.
-
-    Args:
-        stages (Sequence[ResidualStage]): The backbone's stages.
-
-    Returns:
-        list[tuple[int, int]]: (stage index, block index) of every block
-        with an identity shortcut that is not the first of its stage.
-    """
+    """(stage index, block index) of the deletable blocks, in forward
+    order: those with an identity shortcut, not the first of their stage."""
     return [(s, b) for s, stage in enumerate(stages)
             for b, skippable in enumerate(stage.skippable) if skippable]
 
@@ -42,14 +32,8 @@ def block_name(stages: Sequence[ResidualStage], block: Block) -> str:
 
 def lesion_mask(stages: Sequence[ResidualStage],
                 deleted: Iterable[Block]) -> Mask:
-    """Keep-mask of the full network with some blocks deleted.
-
-    Args:
-        stages (Sequence[ResidualStage]): The backbone's stages.
-        deleted (Iterable[tuple[int, int]]): The blocks to delete.
-
-    Returns:
-        Mask: The validated keep-mask.
+    """The validated keep-mask of the full network with ``deleted`` blocks
+    deleted.
 
     Raises:
         ValueError: A block does not exist or cannot be deleted.
@@ -66,13 +50,9 @@ def lesion_mask(stages: Sequence[ResidualStage],
 
 def random_block_sets(blocks: Sequence[Block], k: int, draws: int,
                       seed: int) -> Tuple[List[Tuple[Block, ...]], bool]:
-    """Choose sets of ``k`` distinct blocks to delete.
+    """Choose ``draws`` sets of ``k`` distinct blocks to delete.
 
-    Args:
-        blocks (Sequence[tuple[int, int]]): The droppable blocks.
-        k (int): Blocks per set, 1 to ``len(blocks)``.
-        draws (int): Number of sets.
-        seed (int): Seed; the sets of each ``k`` depend only on it and k.
+    The sets of each ``k`` depend only on ``seed`` and ``k``.
 
     Returns:
         tuple[list, bool]: The sets (each sorted in forward order, all
@@ -99,18 +79,6 @@ def random_block_sets(blocks: Sequence[Block], k: int, draws: int,
     return chosen, False
 
 
-def _plan(stages: Sequence[ResidualStage], max_k: int, draws: int,
-          seed: int) -> Tuple[List[Tuple[Block, ...]], Dict[int, tuple]]:
-    """The block sets of a study: singles, then the random sets per k."""
-    blocks = droppable_blocks(stages)
-    singles = [(block, ) for block in blocks]
-    per_k = {
-        k: random_block_sets(blocks, k, draws, seed)
-        for k in range(1, max_k + 1)
-    }
-    return singles, per_k
-
-
 def lesion_study(stages: Sequence[ResidualStage],
                  evaluate: Callable[[List[Mask]], List[dict]],
                  max_k: Optional[int] = None,
@@ -122,15 +90,14 @@ def lesion_study(stages: Sequence[ResidualStage],
     equal to a single deletion costs nothing more.
 
     Args:
-        stages (Sequence[ResidualStage]): The backbone's stages.
         evaluate (Callable): Evaluates keep-masks, returning one entry per
             mask in order with ``top1`` (and optionally
-            ``top1_recalibrated``), e.g. through
-            :func:`~mmstim.analysis.evaluate_subnets`.
-        max_k (int, optional): Largest number of blocks deleted at random.
-            Defaults to None (all droppable blocks).
-        draws (int): Random sets per k. Defaults to 5.
-        seed (int): Seed of the random sets. Defaults to 0.
+            ``top1_recalibrated``).
+        max_k (int, optional): Largest number of blocks deleted at random
+            (k = 1..max_k); None: all droppable blocks.
+        draws (int): Seeded random sets per k (every combination when
+            there are no more).
+        seed (int): Seed of the random sets.
 
     Returns:
         dict: ``full`` (the intact network's entry), ``droppable`` (names of
@@ -152,7 +119,11 @@ def lesion_study(stages: Sequence[ResidualStage],
     if not 1 <= max_k <= len(blocks):
         raise ValueError(f'max_k={max_k}: between 1 and the {len(blocks)} '
                          f'droppable blocks can be deleted.')
-    singles, per_k = _plan(stages, max_k, draws, seed)
+    singles = [(block, ) for block in blocks]
+    per_k = {
+        k: random_block_sets(blocks, k, draws, seed)
+        for k in range(1, max_k + 1)
+    }
     sets = [()] + singles + [s for sets_k, _ in per_k.values()
                              for s in sets_k]
     masks = list(dict.fromkeys(lesion_mask(stages, s) for s in sets))

@@ -6,18 +6,12 @@ from typing import Dict
 
 
 def logged_train_scalars(work_dir: str) -> Dict[int, dict]:
-    """The scalars MMEngine logged for each training iteration of a run.
+    """The record MMEngine logged for each training step of a run, by step.
 
     Reads ``vis_data/scalars.json`` of every timestamped part of the run in
     ``work_dir`` (a resumed run has one part per start), in time order; an
     iteration logged by several parts keeps the last part's record.
     Training lines are those with a learning rate (``lr``).
-
-    Args:
-        work_dir (str): The run's work directory.
-
-    Returns:
-        dict[int, dict]: The logged record of each training step, by step.
     """
     records = {}
     for path in sorted(glob.glob(

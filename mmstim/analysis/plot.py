@@ -39,12 +39,10 @@ def plot_subnets(runs: Sequence[dict], x: str = 'depth'):
 
     Args:
         runs (Sequence[dict]): One per checkpoint: ``label`` and
-            ``subnets``, the results of :func:`evaluate_subnets` (full
-            network first); on a cost axis also the costs, the ``pareto``
-            flags and ``pareto_accuracy`` of
+            ``subnets`` (full network first); on a cost axis also the
+            costs, ``pareto`` flags and ``pareto_accuracy`` of
             :func:`mmstim.analysis.cost.mark_pareto_optimal`.
         x (str): A key of :data:`X_AXES` or ``'latency'``.
-            Defaults to ``'depth'``.
 
     Returns:
         matplotlib.figure.Figure: The figure.
@@ -63,7 +61,7 @@ def plot_subnets(runs: Sequence[dict], x: str = 'depth'):
     if axis is not None:
         ax.scatter([], [], marker='o', s=110, facecolors='none',
                    edgecolors='black', label='Pareto-optimal')
-    if axis is None:  # kept blocks: whole numbers
+    else:  # kept blocks: whole numbers
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(label)
     ax.set_ylabel('top-1 accuracy (%)')
@@ -85,9 +83,12 @@ def plot_run(ax, run: dict, value: Value, axis: Optional[str],
         ys = [e[key] for e in entries]
         ax.scatter(xs, ys, marker=marker, facecolors=face or color,
                    edgecolors=color, s=28, label=run['label'] + suffix)
-        if axis is None:
-            ax.plot(*mean_line(xs, ys), color=color, linestyle=style,
-                    linewidth=1)
+        if axis is None:  # the mean y at each distinct x
+            groups = {}
+            for x, y in zip(xs, ys):
+                groups.setdefault(x, []).append(y)
+            means = sorted((k, sum(v) / len(v)) for k, v in groups.items())
+            ax.plot(*zip(*means), color=color, linestyle=style, linewidth=1)
         elif key == run['pareto_accuracy']:
             front = sorted((x, y) for x, y, e in zip(xs, ys, entries)
                            if e['pareto'][axis])
@@ -97,20 +98,8 @@ def plot_run(ax, run: dict, value: Value, axis: Optional[str],
                color=color, edgecolors='black', zorder=3)
 
 
-def mean_line(xs: Sequence[float], ys: Sequence[float]) -> tuple:
-    """The distinct xs, sorted, and the mean y at each."""
-    groups = {}
-    for x, y in zip(xs, ys):
-        groups.setdefault(x, []).append(y)
-    means = sorted((k, sum(v) / len(v)) for k, v in groups.items())
-    return tuple(zip(*means))
-
-
 def plot_gains(series: Dict[str, List[tuple]], path: str) -> None:
     """Paired gains against depth, one line per series, saved as PNG.
-
-    The series are shifted a little along the depth axis so that their
-    error bars (std over seeds) do not hide each other.
 
     Args:
         series (dict): Per label, ``(depth, mean, std)`` points, e.g. of
@@ -141,12 +130,8 @@ def plot_lesions(runs: Sequence[dict]):
     """Single deletions (bars) and random deletions against k (error bars).
 
     Args:
-        runs (Sequence[dict]): One per checkpoint: ``label``, ``droppable``
-            (block names), ``full``, ``single`` and ``random``, as
-            :func:`mmstim.analysis.lesion_study` returns them.
-
-    Returns:
-        matplotlib.figure.Figure: The figure.
+        runs (Sequence[dict]): One per checkpoint: ``label`` and what
+            :func:`mmstim.analysis.lesion_study` returns.
     """
     import matplotlib
     matplotlib.use('Agg')

@@ -8,9 +8,6 @@ import numpy as np
 def mean_std(values: Sequence[float]) -> dict:
     """Mean and sample standard deviation of some values.
 
-    Args:
-        values (Sequence[float]): E.g. one top-1 per seed.
-
     Returns:
         dict: ``mean`` (None without values), ``std`` (ddof 1; None for
         fewer than two values) and ``n``.
@@ -28,10 +25,6 @@ def paired_difference(values: Dict[str, float],
     Runs of one seed share the initial weights and the data order, so the
     per-seed difference is less noisy than the difference of the means.
 
-    Args:
-        values (dict): Per seed, e.g. a method's top-1.
-        reference (dict): Per seed, e.g. the baseline's top-1.
-
     Returns:
         dict: :func:`mean_std` of the differences, and ``seeds``.
     """
@@ -47,7 +40,7 @@ def format_mean_std(stats: Optional[dict], digits: int = 2,
     Args:
         stats (dict, optional): ``mean`` and ``std``, e.g. of
             :func:`mean_std`.
-        digits (int): Digits after the point. Defaults to 2.
+        digits (int): Digits after the point.
         sign (str): ``'+'`` writes the sign of a positive mean too.
     """
     if not stats or stats.get('mean') is None:

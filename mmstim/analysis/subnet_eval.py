@@ -1,11 +1,7 @@
 # Copyright (c) mmstim contributors. All rights reserved.
-"""Evaluate a checkpoint's subnets through :class:`SubnetTestLoop`.
-
-The analysis tools, the demo and the accuracy benchmark are thin users of
-:func:`evaluate_subnets`: it builds MMEngine's Runner from a config, loads the
-checkpoint strictly with ``weights_only=True`` and runs the subnet test
-loop on the config's validation or test split.
-"""
+"""Evaluate a checkpoint's subnets through :class:`SubnetTestLoop`, on a
+config's validation or test split, the checkpoint loaded strictly with
+``weights_only=True``."""
 import copy
 import os.path as osp
 import uuid
@@ -30,8 +26,7 @@ class RunSpec(NamedTuple):
 
 
 def parse_run_spec(text: str) -> RunSpec:
-    """Parse ``CONFIG:CHECKPOINT[:LABEL]``; the label defaults to the
-    config's name.
+    """Parse ``CONFIG:CHECKPOINT[:LABEL]`` (label: the config's name).
 
     Raises:
         ValueError: The text has not two or three non-empty fields.
@@ -51,15 +46,11 @@ def subnet_test_config(cfg: Config,
     """A copy of a config that tests subnets on one of its splits.
 
     Args:
-        cfg (Config): The training config of the run.
         split (str): ``'val'`` or ``'test'``: whose loader and evaluator
-            are used. Defaults to ``'test'``.
+            are used.
         num_workers (int, optional): Workers of the test and training
             (BN re-estimation) loaders.
         **loop_args: Arguments of :class:`SubnetTestLoop`.
-
-    Returns:
-        Config: The config with ``test_cfg`` set to the subnet test loop.
     """
     if split not in ('val', 'test'):
         raise ValueError(f"split must be 'val' or 'test', got {split!r}.")
@@ -82,18 +73,15 @@ def subnet_test_runner(cfg: Union[Config, str],
                        checkpoint: Optional[str] = None,
                        hooks: Sequence[Hook] = (),
                        **kwargs) -> Runner:
-    """A Runner that tests subnets, its checkpoint loaded.
+    """A Runner whose ``test()`` runs :class:`SubnetTestLoop`.
 
     Args:
-        cfg (Config | str): The run's config (or its path).
+        cfg (Config | str): The run's config or its path.
         checkpoint (str, optional): Loaded strictly into the model with
             ``weights_only=True``; None keeps the initial weights.
         hooks (Sequence[Hook]): Registered on the runner, e.g. to watch
             the test's progress.
         **kwargs: Arguments of :func:`subnet_test_config`.
-
-    Returns:
-        Runner: Its ``test()`` runs :class:`SubnetTestLoop`.
     """
     if isinstance(cfg, str):
         cfg = Config.fromfile(cfg)
@@ -128,14 +116,8 @@ def evaluate_subnets(cfg: Union[Config, str],
                      **kwargs) -> Tuple[List[dict], dict]:
     """Evaluate the full network and subnets of a checkpoint.
 
-    Args:
-        cfg (Config | str): The run's config (or its path).
-        checkpoint (str, optional): See :func:`subnet_test_runner`.
-        hooks (Sequence[Hook]): See :func:`subnet_test_runner`.
-        **kwargs: Arguments of :func:`subnet_test_config`.
-
-    Returns:
-        tuple[list[dict], dict]: See :func:`test_subnets`.
+    The arguments are those of :func:`subnet_test_runner`; the results
+    those of :func:`test_subnets`.
 
     Examples:
         >>> results, _ = evaluate_subnets(

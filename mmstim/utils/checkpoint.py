@@ -1,13 +1,11 @@
 # Copyright (c) mmstim contributors. All rights reserved.
 """One way to load checkpoints: ``torch.load(..., weights_only=True)``.
 
-MMEngine pickles :class:`~mmengine.logging.HistoryBuffer` and numpy objects
-into a checkpoint's ``message_hub`` and ``meta``. ``weights_only`` loading
-refuses them, and allow-listing their pickle globals (``builtins.getattr``
-among them) would let any file call any function. So
-:func:`to_weights_only_safe` stores them as tensors in dicts marked with
-:data:`SAFE_MARKER`, and :func:`from_weights_only_safe` rebuilds them exactly.
-Nothing is allow-listed; ``trust=True`` opts one file into full unpickling.
+MMEngine pickles HistoryBuffers and numpy objects into a checkpoint, which
+``weights_only`` loading refuses; allow-listing their pickle globals
+(``builtins.getattr`` among them) would let any file call any function. So
+they are stored as tensors in dicts marked with :data:`SAFE_MARKER`.
+``trust=True`` opts one file into full unpickling.
 """
 import os
 import os.path as osp
@@ -41,12 +39,6 @@ def to_weights_only_safe(obj: Any) -> Any:
     dict's ``_metadata``), lists and tuples; other objects, and numpy
     arrays of dtypes torch lacks, are returned as they are. The input is
     not modified.
-
-    Args:
-        obj (Any): E.g. a whole checkpoint dict.
-
-    Returns:
-        Any: The converted object.
     """
     if isinstance(obj, HistoryBuffer):
         log, count = (_tensor(array) for array in obj.data)
@@ -63,8 +55,7 @@ def to_weights_only_safe(obj: Any) -> Any:
 def from_weights_only_safe(obj: Any) -> Any:
     """Rebuild what :func:`to_weights_only_safe` converted, exactly.
 
-    Objects not in the converted form are returned as they are, so
-    rebuilding twice changes nothing.
+    Rebuilding twice changes nothing.
     """
     if type(obj) is dict and SAFE_MARKER in obj:
         kind = obj[SAFE_MARKER]
@@ -124,11 +115,10 @@ def load_checkpoint_file(path: PathLike,
 
     Args:
         path (str | os.PathLike): The checkpoint file.
-        map_location: As in :func:`torch.load`. Defaults to ``'cpu'``.
+        map_location: As in :func:`torch.load`.
         trust (bool): Unpickle this file without restriction (only for a
             file from a trusted source); the result is then converted by
             :func:`to_weights_only_safe`, so both ways give the same form.
-            Defaults to False.
 
     Returns:
         dict: The checkpoint; :func:`from_weights_only_safe` rebuilds its
@@ -136,9 +126,8 @@ def load_checkpoint_file(path: PathLike,
 
     Raises:
         FileNotFoundError: The file does not exist.
-        RuntimeError: The file cannot be loaded (empty, truncated, not a
-            checkpoint, unsafe pickled globals, not a dict); the message
-            names the file and the reason.
+        RuntimeError: The file cannot be loaded; the message names the file
+            and the reason.
     """
     path = osp.expanduser(os.fspath(path))
     if not osp.isfile(path):
@@ -157,16 +146,14 @@ def load_checkpoint_file(path: PathLike,
 
 def get_state_dict(checkpoint: dict,
                    prefix: Optional[str] = None) -> Dict[str, torch.Tensor]:
-    """The weights of a loaded checkpoint, without a ``module.`` prefix.
+    """The weights of a loaded checkpoint, in file order, without a
+    ``module.`` prefix.
 
     Args:
         checkpoint (dict): An MMEngine checkpoint (weights under
             ``'state_dict'``) or a bare state dict.
         prefix (str, optional): Keep only the keys under it (e.g.
             ``'backbone.'``), prefix removed. None or ``''`` keeps all.
-
-    Returns:
-        OrderedDict[str, Tensor]: The weights, in file order.
 
     Raises:
         ValueError: There are no weights, or no key starts with ``prefix``.
@@ -208,13 +195,9 @@ def load_weights(module: nn.Module,
     """Load a checkpoint's weights into ``module`` with ``strict=True``.
 
     ``prefix`` is as in :func:`get_state_dict`, the other arguments as in
-    :func:`load_checkpoint_file`.
-
-    Raises:
-        FileNotFoundError: The file does not exist.
-        RuntimeError: It cannot be loaded, or its keys or shapes differ
-            from the module's (torch's own message, with the path).
-        ValueError: It holds no weights, or none under ``prefix``.
+    :func:`load_checkpoint_file`, whose errors it raises; also
+    ``RuntimeError`` when keys or shapes differ from the module's, and
+    ``ValueError`` when there are no weights (under ``prefix``).
     """
     checkpoint = load_checkpoint_file(path, map_location, trust=trust)
     try:
@@ -231,12 +214,9 @@ def register_safe_checkpoint_loader(
 
     Re-registers MMEngine's loader of local paths (``Runner.resume``,
     ``load_from``) to load with :func:`load_checkpoint_file` and rebuild
-    with :func:`from_weights_only_safe`. Calling it again replaces the
-    trusted paths; it is never called on import.
-
-    Args:
-        trusted_paths (str | os.PathLike | Iterable): Files to load with
-            ``trust=True``. Defaults to ().
+    with :func:`from_weights_only_safe`; ``trusted_paths`` load with
+    ``trust=True``. Calling it again replaces the trusted paths; it is
+    never called on import.
     """
     if isinstance(trusted_paths, (str, os.PathLike)):
         trusted_paths = [trusted_paths]

@@ -1,10 +1,8 @@
 # Copyright (c) mmstim contributors. All rights reserved.
-"""Checks of the installed OpenMMLab stack, with messages that say how to
-fix it.
+"""Checks of the installed OpenMMLab stack that say how to fix it.
 
 Classification needs only mmcv's Python part (``mmcv-lite`` serves);
-MMDet's detectors also need mmcv's compiled ops (``mmcv.ops``), which
-``make setup-det`` compiles once.
+MMDet's detectors also need mmcv's compiled ops (``mmcv.ops``).
 """
 import importlib
 from importlib import metadata
@@ -21,8 +19,6 @@ MMCV_FIX = (
     'ops); in your own environment, `pip install mmcv-lite==2.1.0`, or '
     "`mim install \"mmcv>=2.0.0,<2.2.0\"` where OpenMMLab's wheel index is "
     'reachable.')
-
-#: How to add the compiled ops, and what it costs.
 OPS_FIX = (
     'Add them with `make setup-det` in the mmstim repository: it compiles '
     'mmcv 2.1.0 with its ops once (about 34 minutes on 2 cores; MAX_JOBS '
@@ -51,18 +47,10 @@ def mmcv_ops_available() -> bool:
 
 
 def require_mmcv_ops(user: str) -> None:
-    """Raise a clear error unless mmcv's compiled ops import.
+    """Raise :class:`MissingMmcvOpsError` unless mmcv's compiled ops import.
 
-    Args:
-        user (str): What needs the ops, for the message, e.g.
-            ``'tools/det/train.py'``.
-
-    Raises:
-        MissingMmcvOpsError: The ops do not import; the message says what
-            is installed, the command that adds the ops and its duration.
-
-    Examples:
-        >>> require_mmcv_ops('tools/det/train.py')  # silent where ops load
+    The message names ``user`` (what needs the ops, e.g.
+    ``'tools/det/train.py'``), what is installed and how to add the ops.
     """
     if mmcv_ops_available():
         return
@@ -81,15 +69,11 @@ def require_mmcv_ops(user: str) -> None:
 
 
 def check_mmcv(require_ops: bool = True) -> str:
-    """Check that a usable mmcv is installed.
+    """Check that a usable mmcv is installed; return its version.
 
     Args:
         require_ops (bool): Also require mmcv's compiled ops (``mmcv.ops``),
             which MMDet's detectors need; without them ``mmcv-lite`` serves.
-            Defaults to True.
-
-    Returns:
-        str: The installed mmcv (or mmcv-lite) version.
 
     Raises:
         RuntimeError: mmcv is missing or outside [2.0.0, 2.2.0); the

@@ -1,7 +1,6 @@
 # Copyright (c) mmstim contributors. All rights reserved.
 """What the training and testing tools share: options, config loading,
-distributed start on machines with or without GPUs, and running the
-Runner with the safe checkpoint loader."""
+distributed start with or without GPUs, the Runner with the safe loader."""
 import argparse
 import os
 import os.path as osp
@@ -38,13 +37,9 @@ def init_distributed(launcher: str, backend: Optional[str] = None) -> None:
     """Start the process group for a launcher, also on machines without GPUs.
 
     MMEngine's ``init_dist`` selects a CUDA device whatever the backend, so
-    with ``gloo`` (the default without GPUs) the process group is created
-    here; the Runner then uses it as it is.
-
-    Args:
-        launcher (str): One of ``none``, ``pytorch``, ``slurm``, ``mpi``.
-        backend (str, optional): ``nccl`` or ``gloo``; None picks ``nccl``
-            where CUDA is available, ``gloo`` otherwise.
+    with ``gloo`` the process group is created here; the Runner then uses
+    it as it is. ``backend`` None picks ``nccl`` where CUDA is available,
+    ``gloo`` otherwise.
     """
     if launcher == 'none' or torch_dist.is_initialized():
         return
@@ -79,12 +74,7 @@ def check_data_roots(cfg: Config,
                      loaders: Iterable[str] = ('train_dataloader',
                                                'val_dataloader',
                                                'test_dataloader')) -> None:
-    """Raise a clear error when a dataset's ``data_root`` is missing.
-
-    Args:
-        cfg (Config): The experiment config.
-        loaders (Iterable[str]): The data loader keys to check.
-    """
+    """Raise a clear error when a dataset's ``data_root`` is missing."""
     for key in loaders:
         dataset = (cfg.get(key) or {}).get('dataset')
         root = dataset.get('data_root') if isinstance(dataset, dict) else None
@@ -166,14 +156,9 @@ def apply_train_args(cfg: Config,
                      safe_hook_type: str = 'SafeCheckpointHook') -> None:
     """Apply ``--amp``, ``--auto-scale-lr`` and ``--resume`` to a config.
 
-    Also adds the safe checkpoint hook unless the config has it, so every
+    Also adds the safe checkpoint hook (``safe_hook_type``: its registry
+    name in the config's scope) unless the config has it, so every
     checkpoint loads with ``torch.load(weights_only=True)``.
-
-    Args:
-        cfg (Config): The training config, changed in place.
-        args (argparse.Namespace): Parsed with ``add_common_args(train=True)``.
-        safe_hook_type (str): Registry name of ``SafeCheckpointHook`` in
-            the config's scope.
 
     Raises:
         RuntimeError: ``--amp`` without a CUDA GPU.
@@ -200,9 +185,8 @@ def apply_train_args(cfg: Config,
         cfg.resume = True
         cfg.load_from = None if args.resume == 'auto' else args.resume
     hooks = list(cfg.get('custom_hooks', []))
-    if not any(
-            str(hook.get('type')).endswith('SafeCheckpointHook')
-            for hook in hooks):
+    if not any(str(hook.get('type')).endswith('SafeCheckpointHook')
+               for hook in hooks):
         cfg.custom_hooks = hooks + [dict(type=safe_hook_type)]
 
 
@@ -210,8 +194,7 @@ def build_det_runner(cfg: Config) -> Runner:
     """The runner of an MMDet config, a custom ``runner_type`` included.
 
     Raises:
-        MissingMmcvOpsError: mmcv's compiled ops, which MMDet's detectors
-            need, do not load.
+        MissingMmcvOpsError: mmcv's compiled ops do not load.
     """
     require_mmcv_ops('An MMDet runner')
     from mmdet.registry import RUNNERS
@@ -225,16 +208,13 @@ def run_tool(cfg: Config,
              args: argparse.Namespace,
              action: Callable[[Runner], object],
              build_runner: Callable[[Config], Runner] = Runner.from_cfg):
-    """Start the processes, build the Runner and run ``action`` on it.
+    """Start the processes, build the Runner; return ``action(runner)``.
 
     Local checkpoints (``load_from``, resume) load through the safe loader
     (``weights_only=True``; ``--trust-checkpoint`` trusts ``load_from``).
     The process group is closed afterwards, also after an error, once all
     ranks met at a barrier (otherwise gloo can abort a rank whose peer
     already tore its connections down).
-
-    Returns:
-        What ``action`` returns.
     """
     init_distributed(args.launcher, args.dist_backend)
     load_from = cfg.get('load_from')
@@ -253,11 +233,9 @@ def run_tool(cfg: Config,
 def exit_tool(code: int) -> None:
     """Exit a tool; a distributed rank skips interpreter teardown.
 
-    At interpreter teardown a gloo rank can still abort ("terminate called
-    without an active exception") while its peer shuts down, turning a
-    finished run into a failed one; ``os._exit`` after flushing the
-    standard streams avoids that teardown. Call it once all outputs are
-    written.
+    At teardown a gloo rank can still abort ("terminate called without an
+    active exception") while its peer shuts down, failing a finished run.
+    Call it once all outputs are written.
     """
     if int(os.environ.get('WORLD_SIZE', '1')) > 1:
         sys.stdout.flush()

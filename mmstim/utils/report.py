@@ -8,15 +8,8 @@ from mmengine.fileio import dump, put_text
 
 def markdown_table(header: Sequence[str],
                    rows: Sequence[Sequence[object]]) -> str:
-    """A markdown table, without a trailing newline.
-
-    Args:
-        header (Sequence[str]): The column names.
-        rows (Sequence[Sequence]): The cells of each row, as ``str()``
-            writes them.
-
-    Returns:
-        str: The table's lines.
+    """A markdown table of cells as ``str()`` writes them, without a
+    trailing newline.
 
     Examples:
         >>> print(markdown_table(['a', 'b'], [[1, 2]]))

@@ -1,23 +1,10 @@
 # Copyright (c) mmstim contributors. All rights reserved.
 """Accuracy and cost of every subnet of a sampling rule, for checkpoints.
 
-    python tools/analysis/eval_subnets.py
-        --runs CONFIG:CHECKPOINT[:LABEL] [CONFIG:CHECKPOINT[:LABEL] ...]
-        [--rule default|paper|'[[1,2],[1,2],[2]]'] [--max-subnets N]
-        [--seed 0] [--recalibration-images 2000] [--split val|test]
-        [--data-root DIR] [--num-workers N] [--threads N]
-        [--cfg-options KEY=VALUE ...]
-        [--x depth|params|macs|flops|latency]
-        [--latency] [--latency-batch-sizes 1 64] [--repeats 10] [--warmup 2]
-        [--out-json subnets.json] [--out-png subnets.png]
-
-Runs :class:`SubnetTestLoop` on each checkpoint: every subnet of the rule
-(the config's ``SubnetSamplingHook`` rule, ``'default'`` without one), or
-``--max-subnets`` of them drawn at random, without and with BN
-re-estimation on training images; then adds parameters and MACs per image,
-with ``--latency`` the median latency on this machine, and marks the
-Pareto-optimal subnets of each checkpoint on every cost axis. The plot shows
-accuracy against kept blocks or a cost, the Pareto front joined.
+Runs :class:`SubnetTestLoop` on each checkpoint without and with BN
+re-estimation; adds parameters, MACs and optionally the latency on this
+machine; marks the Pareto-optimal subnets of each checkpoint on every cost
+axis.
 """
 import argparse
 import json
@@ -112,8 +99,7 @@ def main(argv=None) -> int:
         data_root=args.data_root)
     if args.latency:
         settings['latency'] = dict(
-            batch_sizes=args.latency_batch_sizes, repeats=args.repeats,
-            warmup=args.warmup, threads=torch.get_num_threads(),
+            latency, threads=torch.get_num_threads(),
             processor=processor_name(), device=get_device(),
             timing="median of time.perf_counter around model(inputs, "
             "mode='tensor'), eval mode, torch.no_grad(), seeded random "

@@ -1,17 +1,9 @@
 # Copyright (c) mmstim contributors. All rights reserved.
 """Lesion study: accuracy after deleting residual blocks of checkpoints.
 
-    python tools/analysis/lesion.py
-        --runs CONFIG:CHECKPOINT[:LABEL] [CONFIG:CHECKPOINT[:LABEL] ...]
-        [--max-k K] [--draws 5] [--seed 0] [--recalibration-images 0]
-        [--split val|test] [--data-root DIR] [--num-workers N] [--threads N]
-        [--cfg-options KEY=VALUE ...]
-        [--out-json lesion.json] [--out-png lesion.png]
-
 For every checkpoint: the accuracy with each single droppable block deleted
 (a block with an identity shortcut, not the first of its stage), and with
-k droppable blocks deleted at random for k = 1..K (``--draws`` seeded draws
-each, or every combination when there are no more). A network whose blocks
+k droppable blocks deleted at random for k = 1..K. A network whose blocks
 do not loaf loses more when one is deleted.
 """
 import argparse
@@ -34,7 +26,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--max-k', type=int, default=None,
         help='delete up to K random blocks (default: all droppable blocks)')
     parser.add_argument(
-        '--draws', type=int, default=5, help='random draws per k')
+        '--draws', type=int, default=5,
+        help='random draws per k (every combination when there are no more)')
     parser.add_argument(
         '--recalibration-images', type=int, default=0,
         help='re-estimate BN on this many training images for every '

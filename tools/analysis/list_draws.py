@@ -1,9 +1,6 @@
 # Copyright (c) mmstim contributors. All rights reserved.
 """List the subnets a stimulative-training run drew, after the fact.
 
-    python tools/analysis/list_draws.py CONFIG --iters START [STOP]
-        [--input-side N] [--cfg-options randomness.seed=N ...] [--out F]
-
 The draws of iteration i are a pure function of the run's seed and i, so
 they are recomputed from the config's ``SubnetSamplingHook`` (seed: the
 hook's, else ``randomness.seed``) instead of being logged. With

@@ -1,14 +1,10 @@
 # Copyright (c) mmstim contributors. All rights reserved.
 """Prepare Fashion-MNIST offline for MMPretrain's ``FashionMNIST``.
 
-Decompresses the four idx files of ``--source`` (default: the Debian package
-``dataset-fashion-mnist``, installed by ``make data``) into ``--out``, the
-``data_root`` of ``dict(type='FashionMNIST', download=False)``. Nothing is
-downloaded. Each file is read back with MMPretrain's idx reader and checked
-before the four are renamed into place; an MD5 that differs from the
-published one only warns. A folder that is already complete is left as is.
-
-    python tools/dataset_converters/prepare_fashion_mnist.py [--source DIR]
+Decompresses the four idx files of ``--source`` (by default those of the
+Debian package ``dataset-fashion-mnist``) into ``--out``; nothing is
+downloaded. Each file is checked before the four are renamed into place; an
+MD5 that differs from the published one only warns.
 """
 import argparse
 import math
@@ -41,10 +37,7 @@ class PrepareError(Exception):
 def check_idx(path: str, name: str, count: int) -> None:
     """Check that an idx file holds ``count`` 28x28 images or labels in 0..9.
 
-    Args:
-        path (str): The decompressed file, named as in :data:`FILES`.
-        name (str): The file's name in messages.
-        count (int): The number of items it must hold.
+    ``path`` is named as in :data:`FILES`; ``name`` is its name in messages.
 
     Raises:
         PrepareError: If the file fails a check.
@@ -77,11 +70,8 @@ def check_idx(path: str, name: str, count: int) -> None:
 
 
 def decompress(source: str, name: str, dst: str) -> str:
-    """Copy ``source/name.gz`` (or ``source/name``) decompressed to ``dst``.
-
-    Returns:
-        str: The source file that was read.
-    """
+    """Copy ``source/name.gz`` (or ``source/name``) decompressed to ``dst``;
+    return the source file that was read."""
     src = osp.join(source, name + '.gz')
     src = src if osp.isfile(src) else osp.join(source, name)
     if not osp.isfile(src):
@@ -102,7 +92,6 @@ def prepare(source: str, out: str, counts: Dict[str, int],
 
     Args:
         source (str): Folder with the idx files, gzipped (.gz) or not.
-        out (str): The output folder.
         counts (dict[str, int]): Items of the ``train`` and ``test`` split.
         force (bool): Rewrite ``out`` even when it holds valid files.
 

@@ -1,13 +1,6 @@
 # Copyright (c) mmstim contributors. All rights reserved.
-"""Test (and evaluate) an MMDet detector checkpoint.
-
-Examples:
-    python tools/det/test.py \\
-        configs/mmdet/faster-rcnn_r50-stim-in1k-pre_fpn_1x_coco.py \\
-        work_dirs/faster-rcnn_r50-stim-in1k-pre_fpn_1x_coco/epoch_12.pth \\
-        --out results.pkl
-    bash tools/det/dist_test.sh CONFIG CHECKPOINT 8
-"""
+"""Test (and evaluate) an MMDet detector checkpoint; distributed:
+``bash tools/det/dist_test.sh CONFIG CHECKPOINT 8``."""
 import argparse
 import sys
 from typing import Dict

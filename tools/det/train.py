@@ -1,12 +1,6 @@
 # Copyright (c) mmstim contributors. All rights reserved.
-"""Train an MMDet detector, e.g. one initialised from an mmstim backbone.
-
-Examples:
-    python tools/det/train.py \\
-        configs/mmdet/faster-rcnn_r50-stim-in1k-pre_fpn_1x_coco.py \\
-        --cfg-options model.backbone.init_cfg.checkpoint=ckpt.pth
-    bash tools/det/dist_train.sh CONFIG 8
-"""
+"""Train an MMDet detector, e.g. one initialised from an mmstim backbone;
+distributed: ``bash tools/det/dist_train.sh CONFIG 8``."""
 import argparse
 import sys
 
@@ -29,9 +23,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def build_config(args: argparse.Namespace) -> Config:
-    """The config with the command line applied and ``SafeCheckpointHook``
-    (registered in MMPretrain's scope, hence the prefix) added."""
-    cfg = load_config(args)
+    """The config with the command line applied."""
+    cfg = load_config(args)  # SafeCheckpointHook is in MMPretrain's scope
     apply_train_args(cfg, args, 'mmpretrain.SafeCheckpointHook')
     return cfg
 

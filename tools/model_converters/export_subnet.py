@@ -1,25 +1,13 @@
 # Copyright (c) mmstim contributors. All rights reserved.
 """Export a subnet of a trained network as a standalone, smaller model.
 
-    python tools/model_converters/export_subnet.py CONFIG CHECKPOINT \\
-        --out-dir DIR [--subnet 3,3,4,3] [--recalibration-images 2000]
-        [--seed 0] [--onnx] [--input-shape C H W] [--force]
-        [--trust-checkpoint]
-
-``--subnet`` gives the kept depth of every stage (``3,3,4,3``: the first
-blocks of each stage) or a keep-mask per stage (``111,1011,110101,111``);
-without it the full network is exported. The dropped blocks are removed,
-not skipped: DIR receives a config (``ImageClassifier`` with MMPretrain's
-backbone class and fewer blocks, or mmstim's ``AnyDepthResNet``,
-``AnyDepthRegNet`` or ``AnyDepthMobileNetV2`` where MMPretrain's class
-cannot say it) and a checkpoint with plain ``ImageClassifier`` keys. BN
-statistics are re-estimated for the subnet on the first
-``--recalibration-images`` training images (loader seeded by ``--seed``);
-0 keeps the full network's. ``--onnx`` also writes the model's logits (on
-preprocessed inputs) as ONNX with a dynamic batch axis, checked with
-onnxruntime. Nothing is reported as written unless the written config,
-built and loaded strictly with the written checkpoint, reproduces the
-subnet's logits.
+The dropped blocks are removed, not skipped: ``--out-dir`` receives a
+config (``ImageClassifier`` with MMPretrain's backbone class and fewer
+blocks, or mmstim's ``AnyDepth*`` backbones where MMPretrain's class cannot
+say it) and a checkpoint with plain ``ImageClassifier`` keys. ``--onnx``
+writes the logits (on preprocessed inputs) with a dynamic batch axis.
+Nothing is reported as written unless the written config, built and loaded
+strictly with the written checkpoint, reproduces the subnet's logits.
 """
 import argparse
 import os.path as osp
@@ -36,8 +24,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('checkpoint', help='its checkpoint')
     parser.add_argument(
         '--subnet',
-        help='kept depth per stage (3,3,4,3) or 0/1 mask per stage; '
-        'default: the full network')
+        help='kept depth per stage (3,3,4,3: the first blocks of each) or '
+        '0/1 mask per stage (111,1011,110101,111); default: the full network')
     parser.add_argument('--out-dir', required=True)
     parser.add_argument(
         '--recalibration-images', type=int, default=2000,

@@ -5,14 +5,8 @@ By default the file holds ``{'meta', 'state_dict'}`` with the ``backbone.``
 prefix removed, for MMDet's ``ResNet`` (``init_cfg=dict(
 type='StrictPretrained', checkpoint=..., prefix=None)``). With
 ``--torchvision`` it is a bare state dict in torchvision's ResNet key
-names, ``fc.*`` included, for ``torchvision.models.resnet50()`` etc.; only
-plain MMPretrain ``ResNet`` classifiers (v1.5, 7x7 stem) convert.
-
-Examples:
-    python tools/model_converters/extract_backbone.py \\
-        resnet50_stim_in1k-0123abcd.pth resnet50_stim_backbone.pth
-    python tools/model_converters/extract_backbone.py \\
-        resnet50_stim_in1k-0123abcd.pth resnet50_stim_tv.pth --torchvision
+names, ``fc.*`` included; only plain MMPretrain ``ResNet`` classifiers
+(v1.5, 7x7 stem) convert.
 """
 import argparse
 import os
@@ -38,10 +32,9 @@ def to_torchvision(state_dict: Dict[str, torch.Tensor]) -> OrderedDict:
     """Rename an MMPretrain ResNet classifier's weights as torchvision's.
 
     ``backbone.`` and ``head.`` are removed (MMPretrain's ``ResNet`` names
-    its layers as torchvision does; ``head.fc`` becomes ``fc``) and the
-    result is loaded strictly into the torchvision ResNet of the same depth
-    (on the meta device), whose error names any mismatch. ``style='caffe'``
-    cannot be told from the weights: convert only the default ``'pytorch'``.
+    its layers as torchvision does) and the result is loaded strictly into
+    the torchvision ResNet of the same depth, whose error names any
+    mismatch. ``style='caffe'`` cannot be told from the weights.
 
     Raises:
         ValueError: The model has no torchvision equivalent.
@@ -79,19 +72,8 @@ def extract(in_file: str,
             out_file: str,
             torchvision: bool = False,
             trust: bool = False) -> str:
-    """Write ``in_file``'s backbone weights (or torchvision's ResNet).
-
-    Args:
-        in_file (str): A classifier checkpoint (training or published).
-        out_file (str): The output path.
-        torchvision (bool): Write torchvision's ResNet key names.
-            Defaults to False.
-        trust (bool): Load ``in_file`` with full unpickling (only for files
-            you trust). Defaults to False.
-
-    Returns:
-        str: The path written.
-    """
+    """Write ``in_file``'s backbone weights (or torchvision's ResNet) to
+    ``out_file``; return it. ``trust`` unpickles ``in_file`` fully."""
     checkpoint = load_checkpoint_file(in_file, trust=trust)
     if torchvision:
         output = to_torchvision(get_state_dict(checkpoint))
@@ -112,13 +94,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('in_file', help='classifier checkpoint')
     parser.add_argument('out_file', help='output path')
     parser.add_argument(
-        '--torchvision',
-        action='store_true',
+        '--torchvision', action='store_true',
         help='write torchvision ResNet key names, fc.* from head.fc.*')
     parser.add_argument(
-        '--trust-checkpoint',
-        '--allow-pickle',
-        dest='trust',
+        '--trust-checkpoint', '--allow-pickle', dest='trust',
         action='store_true',
         help='load in_file with full unpickling (only for files you trust)')
     return parser.parse_args(argv)

@@ -1,14 +1,8 @@
 # Copyright (c) mmstim contributors. All rights reserved.
 """Publish a training checkpoint for release.
 
-Keeps ``state_dict`` and a minimal ``meta``; drops the optimizer, message
-hub, parameter schedulers and any other training-only state; names the
-file ``<stem>-<first 8 hex digits of its sha256>.pth``.
-
-Example:
-    python tools/model_converters/publish_model.py \\
-        work_dirs/resnet50_stim_imagenet/epoch_200.pth \\
-        resnet50_stim_in1k.pth
+Keeps ``state_dict`` and a minimal ``meta``, drops all training-only state,
+and names the file ``<stem>-<first 8 hex digits of its sha256>.pth``.
 """
 import argparse
 import hashlib
@@ -28,14 +22,8 @@ META_KEYS = ('epoch', 'iter', 'mmengine_version', 'dataset_meta')
 def publish(in_file: str, out_file: str, trust: bool = False) -> str:
     """Write ``in_file``'s weights and minimal meta as ``<stem>-<hash>.pth``.
 
-    Args:
-        in_file (str): The training checkpoint.
-        out_file (str): The wanted path; a ``.pth`` suffix is replaced.
-        trust (bool): Load ``in_file`` with full unpickling (only for files
-            you trust). Defaults to False.
-
-    Returns:
-        str: The path written.
+    ``out_file``'s ``.pth`` suffix is replaced; ``trust`` unpickles
+    ``in_file`` fully. Returns the path written.
     """
     checkpoint = load_checkpoint_file(in_file, trust=trust)
     meta = checkpoint.get('meta') or {}
@@ -61,9 +49,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         'out_file', help='output path; the hash is appended to its stem')
     parser.add_argument(
-        '--trust-checkpoint',
-        '--allow-pickle',
-        dest='trust',
+        '--trust-checkpoint', '--allow-pickle', dest='trust',
         action='store_true',
         help='load in_file with full unpickling, needed for checkpoints '
         'that hold pickled Python objects (only for files you trust)')
