@@ -30,7 +30,7 @@ def x_axis(x: str, entry: dict) -> Tuple[str, Value, Optional[str]]:
 
 
 def plot_subnets(runs: Sequence[dict], x: str = 'depth'):
-    """Accuracy against kept depth or a cost, one series per checkpoint.
+    """A figure of accuracy against kept depth or a cost, per checkpoint.
 
     Filled circles are plain accuracies, open squares those after BN
     re-estimation; a star marks the full network. Against kept depth a
@@ -43,9 +43,6 @@ def plot_subnets(runs: Sequence[dict], x: str = 'depth'):
             costs, ``pareto`` flags and ``pareto_accuracy`` of
             :func:`mmstim.analysis.cost.mark_pareto_optimal`.
         x (str): A key of :data:`X_AXES` or ``'latency'``.
-
-    Returns:
-        matplotlib.figure.Figure: The figure.
     """
     import matplotlib
     matplotlib.use('Agg')
@@ -127,12 +124,9 @@ def plot_gains(series: Dict[str, List[tuple]], path: str) -> None:
 
 
 def plot_lesions(runs: Sequence[dict]):
-    """Single deletions (bars) and random deletions against k (error bars).
-
-    Args:
-        runs (Sequence[dict]): One per checkpoint: ``label`` and what
-            :func:`mmstim.analysis.lesion_study` returns.
-    """
+    """A figure of single deletions (bars) and random deletions against k
+    (error bars); ``runs``: per checkpoint ``label`` and the output of
+    :func:`mmstim.analysis.lesion_study`."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt

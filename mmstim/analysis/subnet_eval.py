@@ -94,13 +94,9 @@ def subnet_test_runner(cfg: Union[Config, str],
 
 
 def test_subnets(runner: Runner) -> Tuple[List[dict], dict]:
-    """Run the subnet test of :func:`subnet_test_runner`'s runner.
-
-    Returns:
-        tuple[list[dict], dict]: The loop's per-subnet results (with
-        ``top1`` and, with BN re-estimation, ``top1_recalibrated`` added)
-        and its metrics.
-    """
+    """Run the subnet test of :func:`subnet_test_runner`'s runner; return
+    the loop's per-subnet results (``top1`` and, with BN re-estimation,
+    ``top1_recalibrated`` added) and its metrics."""
     metrics = runner.test()
     results = runner.test_loop.results
     for entry in results:

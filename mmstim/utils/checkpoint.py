@@ -53,10 +53,8 @@ def to_weights_only_safe(obj: Any) -> Any:
 
 
 def from_weights_only_safe(obj: Any) -> Any:
-    """Rebuild what :func:`to_weights_only_safe` converted, exactly.
-
-    Rebuilding twice changes nothing.
-    """
+    """Rebuild what :func:`to_weights_only_safe` converted, exactly (and
+    idempotently)."""
     if type(obj) is dict and SAFE_MARKER in obj:
         kind = obj[SAFE_MARKER]
         if kind == 'HistoryBuffer':

@@ -71,9 +71,8 @@ def require_mmcv_ops(user: str) -> None:
 def check_mmcv(require_ops: bool = True) -> str:
     """Check that a usable mmcv is installed; return its version.
 
-    Args:
-        require_ops (bool): Also require mmcv's compiled ops (``mmcv.ops``),
-            which MMDet's detectors need; without them ``mmcv-lite`` serves.
+    ``require_ops`` also requires mmcv's compiled ops, which MMDet's
+    detectors need; without them ``mmcv-lite`` serves.
 
     Raises:
         RuntimeError: mmcv is missing or outside [2.0.0, 2.2.0); the

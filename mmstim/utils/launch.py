@@ -16,8 +16,7 @@ from .checkpoint import register_safe_checkpoint_loader
 from .env import require_mmcv_ops
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
-#: Environment variables a launcher sets, per rank (RANK, WORLD_SIZE,
-#: LOCAL_RANK) as torchrun names them.
+#: A launcher's variables for torchrun's RANK, WORLD_SIZE and LOCAL_RANK.
 LAUNCHER_ENV = {
     'slurm': ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_LOCALID'),
     'mpi': ('OMPI_COMM_WORLD_RANK', 'OMPI_COMM_WORLD_SIZE',
