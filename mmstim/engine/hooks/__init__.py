@@ -9,6 +9,5 @@ from .training_clock_hook import TrainingClockHook
 __all__ = [
     'EpochSeedsHook', 'SafeCheckpointHook', 'SubnetSamplingHook',
     'TrainingClockHook', 'build_subnet_sampler', 'hooks_without_sampling',
-    'list_draws',
-    'sampling_hook_config', 'stimulative_model'
+    'list_draws', 'sampling_hook_config', 'stimulative_model'
 ]

@@ -7,15 +7,11 @@ from mmpretrain.registry import HOOKS
 
 @HOOKS.register_module()
 class EpochSeedsHook(Hook):
-    """Seeds this process's random generators from (seed, epoch).
+    """Seeds this process's random generators from (the run's seed, epoch).
 
-    The training transforms of a loader without workers, and drop path, draw
-    from them: seeded per epoch, a resumed training draws what the
-    uninterrupted one would. (Loader workers are seeded at every epoch by
-    MMEngine already, unless they persist.)
-
-    Args:
-        seed (int): The run's seed.
+    The transforms of a loader without workers, and drop path, draw from
+    them: seeded per epoch, a resumed training draws what the uninterrupted
+    one would. (MMEngine seeds non-persistent loader workers every epoch.)
     """
 
     def __init__(self, seed: int) -> None:

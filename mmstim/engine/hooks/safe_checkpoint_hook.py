@@ -10,11 +10,10 @@ from mmstim.utils.checkpoint import (from_weights_only_safe,
 class SafeCheckpointHook(Hook):
     """Save checkpoints that load with ``torch.load(weights_only=True)``.
 
-    Before a checkpoint is saved, its ``HistoryBuffer`` and numpy objects
-    (MMEngine keeps them in ``message_hub`` and ``meta``) are stored as
-    tensors by :func:`~mmstim.utils.to_weights_only_safe`; after one is
-    loaded they are rebuilt exactly, before ``Runner.resume`` restores the
-    message hub. The lowest priority converts what other hooks added.
+    Its ``HistoryBuffer`` and numpy objects are stored as tensors by
+    :func:`~mmstim.utils.to_weights_only_safe` and rebuilt exactly on load,
+    before ``Runner.resume`` restores the message hub. The lowest priority
+    converts what other hooks added.
     """
 
     priority = 'LOWEST'

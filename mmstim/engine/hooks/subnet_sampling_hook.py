@@ -19,42 +19,33 @@ KL_SCHEDULES = ('constant', 'cosine_up', 'cosine_down')
 class SubnetSamplingHook(Hook):
     """Choose the subnets of every stimulative-training iteration.
 
-    The hook is the one owner of the subnets: before each training
-    iteration it draws ``num_subnets`` subnets (and the uniform numbers that
-    fix their input sides) by the sampling rule and hands them, with the KL
-    weight of its schedule, to ``StimulativeClassifier.set_subnets``. What
-    ran comes back in ``train_step``'s log variables (``loss_kl``,
-    ``kept_depth``, ``subnet_side``). The draws are a pure function of
-    ``(seed, iteration)``, with the seed broadcast from rank 0, so all ranks
-    agree, a resumed run draws exactly what the uninterrupted run drew, and
-    :func:`build_subnet_sampler` lists any iteration's draws after the fact.
+    Before each training iteration it draws the subnets (with the numbers
+    that fix their input sides) and hands them, with the KL weight of its
+    schedule, to ``StimulativeClassifier.set_subnets``. The draws are a pure
+    function of ``(seed, iteration)``: all ranks agree, a resumed run draws
+    what the uninterrupted run drew, and :func:`build_subnet_sampler` lists
+    them afterwards.
 
     Args:
         rule (str | list): Sampling rule, see :class:`SubnetSampler`.
-            Defaults to ``'default'``.
-        num_subnets (int): Subnets per iteration (the paper uses 6); 0 means
-            explicitly plain training. Defaults to 1.
-        begin_epoch (int): First epoch with subnets. Defaults to 0.
-        begin_iter (int): First iteration with subnets. Defaults to 0.
+        num_subnets (int): Subnets per iteration (the paper uses 6; 0 is
+            plain training).
+        begin_epoch (int): First epoch with subnets.
+        begin_iter (int): First iteration with subnets.
         kl_schedule (str): Weight of the KL loss over training:
             ``'constant'``, ``'cosine_up'`` (0 to 1) or ``'cosine_down'``
             (1 to 0), from the first iteration with subnets to the last.
-            Defaults to ``'constant'``.
         min_keep_prob (float): Last block's keep probability for the
-            ``'stochastic_depth'`` rule. Defaults to 0.8.
+            ``'stochastic_depth'`` rule.
         seed (int, optional): Seed of the draws; None takes the runner's
-            seed (rank 0's, i.e. ``randomness.seed``). Defaults to None.
+            seed (rank 0's, i.e. ``randomness.seed``).
     """
 
     priority = 'NORMAL'
 
-    def __init__(self,
-                 rule: Rule = 'default',
-                 num_subnets: int = 1,
-                 begin_epoch: int = 0,
-                 begin_iter: int = 0,
-                 kl_schedule: str = 'constant',
-                 min_keep_prob: float = 0.8,
+    def __init__(self, rule: Rule = 'default', num_subnets: int = 1,
+                 begin_epoch: int = 0, begin_iter: int = 0,
+                 kl_schedule: str = 'constant', min_keep_prob: float = 0.8,
                  seed: Optional[int] = None):
         if not isinstance(num_subnets, int) or num_subnets < 0:
             raise ValueError(f'num_subnets must be an integer >= 0 (0 means '
@@ -86,8 +77,7 @@ class SubnetSamplingHook(Hook):
             raise ValueError(
                 f'begin_iter={self.begin_iter} is not before max_iters='
                 f'{runner.max_iters}: no iteration would train subnets.')
-        self.sampler = build_subnet_sampler(runner)
-        sampler = self.sampler
+        sampler = self.sampler = build_subnet_sampler(runner)
         if sampler.num_subnets == 0:
             runner.logger.info('SubnetSamplingHook: num_subnets=0, training '
                                'the full network only (plain training).')
@@ -101,16 +91,8 @@ class SubnetSamplingHook(Hook):
 
     def kl_weight(self, iteration: int, max_iters: int,
                   start_iter: int = 0) -> float:
-        """KL weight of the schedule at an iteration.
-
-        Args:
-            iteration (int): The current iteration.
-            max_iters (int): The number of training iterations.
-            start_iter (int): The first iteration with subnets.
-
-        Returns:
-            float: The weight in [0, 1].
-        """
+        """The schedule's KL weight, in [0, 1], at ``iteration`` of
+        ``max_iters``; ``start_iter`` is the first with subnets."""
         if self.kl_schedule == 'constant':
             return 1.0
         span = max(max_iters - 1 - start_iter, 1)
@@ -128,9 +110,7 @@ class SubnetSamplingHook(Hook):
             iters_per_epoch = 0
         return max(self.begin_iter, self.begin_epoch * iters_per_epoch)
 
-    def before_train_iter(self,
-                          runner,
-                          batch_idx: int,
+    def before_train_iter(self, runner, batch_idx: int,
                           data_batch: Optional[dict] = None) -> None:
         """Hand the iteration's subnets and KL weight to the model."""
         model = stimulative_model(runner.model)
@@ -144,11 +124,8 @@ class SubnetSamplingHook(Hook):
 
 
 def stimulative_model(model: nn.Module) -> nn.Module:
-    """The ``StimulativeClassifier`` of a possibly wrapped model.
-
-    Raises:
-        TypeError: The model is not a ``StimulativeClassifier`` or is
-            wrapped by a wrapper that bypasses its ``train_step``.
+    """The ``StimulativeClassifier`` of a possibly wrapped model; raises a
+    TypeError for other models and wrappers that bypass its ``train_step``.
     """
     from mmstim.models import StimulativeClassifier
     from mmstim.models.wrappers import StimulativeDDP
@@ -169,9 +146,8 @@ def stimulative_model(model: nn.Module) -> nn.Module:
 
 
 def is_sampling_hook(entry: dict) -> bool:
-    """Whether a ``custom_hooks`` entry is a :class:`SubnetSamplingHook`
-    (or a subclass), by its registered class; a scoped type such as
-    ``'mmpretrain.SubnetSamplingHook'`` counts."""
+    """Whether a ``custom_hooks`` entry's registered class is (a subclass
+    of) :class:`SubnetSamplingHook`; scoped types count."""
     hook_type = entry.get('type')
     cls = HOOKS.get(hook_type) if isinstance(hook_type, str) else hook_type
     return isinstance(cls, type) and issubclass(cls, SubnetSamplingHook)
@@ -199,38 +175,21 @@ def build_subnet_sampler(source: Union[Config, Any],
                          rule: Optional[Rule] = None) -> SubnetSampler:
     """The subnet sampler of a run, from its config or its runner.
 
-    The one place that knows where the sampling settings live. From a
-    runner: the settings of its ``SubnetSamplingHook`` and its model; a
-    hook without ``seed`` takes the runner's seed, broadcast from rank 0.
-    From a config: the hook's entry in ``custom_hooks`` and the given model;
-    a hook without ``seed`` takes ``randomness.seed``. A run without the
-    hook (a plain baseline) gets the ``'default'`` rule with 0 subnets per
-    iteration, which still enumerates its subnets for analysis.
+    The one place that knows where the sampling settings live: the
+    ``SubnetSamplingHook`` (of the runner, or its ``custom_hooks`` entry).
+    A hook without ``seed`` takes the runner's seed broadcast from rank 0,
+    or the config's ``randomness.seed``. A run without the hook (a plain
+    baseline) gets the ``'default'`` rule with 0 subnets per iteration.
 
     Args:
         source (Config | Runner): The run's config, or its runner (anything
             else is taken for a runner).
-        model (nn.Module, optional): The classifier; required with a config,
-            taken from the runner otherwise.
+        model (nn.Module, optional): The classifier; required with a config.
         rule (str | list, optional): Overrides the hook's rule.
-
-    Returns:
-        SubnetSampler: Its ``draws(iteration)`` are the iteration's subnets.
-
-    Raises:
-        ValueError: A config whose hook has no seed and that sets no
-            ``randomness.seed`` (the seed was random; it is in the run's
-            log as ``seed=...``).
-
-    Examples:
-        >>> sampler = build_subnet_sampler(cfg, model)
-        >>> [draw.depths for draw in sampler.draws(iteration=1000)]
-        [(3, 3, 5, 3), (3, 4, 3, 3)]
     """
     if not isinstance(source, Config):
-        hook = next(
-            (h for h in source.hooks if isinstance(h, SubnetSamplingHook)),
-            None)
+        hook = next((h for h in source.hooks
+                     if isinstance(h, SubnetSamplingHook)), None)
         settings = dict(hook.sampler_settings) if hook else {}
         model = source.model
         if settings.get('seed') is None:
@@ -242,8 +201,7 @@ def build_subnet_sampler(source: Union[Config, Any],
             raise ValueError('build_subnet_sampler needs the model when '
                              'built from a config.')
         settings = sampling_hook_config(source) or {}
-        settings.pop('type', None)
-        for key in ('begin_epoch', 'begin_iter', 'kl_schedule'):
+        for key in ('type', 'begin_epoch', 'begin_iter', 'kl_schedule'):
             settings.pop(key, None)
         if settings.get('seed') is None:
             settings['seed'] = (source.get('randomness', None)
@@ -264,19 +222,16 @@ def build_subnet_sampler(source: Union[Config, Any],
     return SubnetSampler(find_residual_stages(model.backbone), **settings)
 
 
-def list_draws(sampler: SubnetSampler,
-               iterations: range,
+def list_draws(sampler: SubnetSampler, iterations: range,
                model: Optional[nn.Module] = None,
                input_side: Optional[int] = None) -> List[dict]:
     """The subnets a run drew at some iterations, listed after the fact.
 
     Args:
-        sampler (SubnetSampler): The run's sampler, from
-            :func:`build_subnet_sampler`.
+        sampler (SubnetSampler): From :func:`build_subnet_sampler`.
         iterations (range): The iterations to list.
-        model (nn.Module, optional): The classifier; with ``input_side``,
-            the input side of each subnet is listed too.
-        input_side (int, optional): Side of the training inputs.
+        model (nn.Module, optional): The classifier; with ``input_side`` (of
+            the training inputs), each subnet's input side is listed too.
 
     Returns:
         list[dict]: Per iteration and subnet: ``iter``, ``k``, ``depths``,

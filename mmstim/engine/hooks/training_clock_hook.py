@@ -7,19 +7,9 @@ from mmpretrain.registry import HOOKS
 
 @HOOKS.register_module()
 class TrainingClockHook(Hook):
-    """Seconds of training, carried across a resume in the checkpoints.
-
-    The seconds so far are saved in every checkpoint's ``meta`` as
-    ``train_time_s`` and read back when a training resumes. Time after the
-    last checkpoint of an interrupted training is not counted: that work is
-    done again.
-
-    Examples:
-        >>> clock = TrainingClockHook()
-        >>> runner.register_hook(clock)
-        >>> runner.train()
-        >>> clock.seconds()  # resumed seconds included
-    """
+    """Seconds of training, carried across a resume in the checkpoints'
+    ``meta`` as ``train_time_s``. Time after the last checkpoint of an
+    interrupted training is not counted: that work is done again."""
 
     priority = 'LOWEST'  # after the checkpoint hook of the same epoch
 

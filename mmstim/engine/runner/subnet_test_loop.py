@@ -24,51 +24,31 @@ from ..hooks.subnet_sampling_hook import build_subnet_sampler
 class SubnetTestLoop(TestLoop):
     """Test the full network and its depth subnets: the loafing table.
 
-    Every subnet is evaluated with the config's test evaluator (e.g.
-    MMPretrain's ``Accuracy``), optionally a second time with BN running
-    statistics re-estimated for it on training images. The returned
-    metrics hold the full network's under their usual names (e.g.
-    ``accuracy/top1``), every subnet's prefixed by its name (kept depths per
-    stage such as ``1-2-2``, or ``mask_110-10`` for keep-masks), the
-    re-estimated ones under ``<name>/recal/``, and the means over the proper
-    subnets under ``mean_subnet/``. The per-subnet table is logged, and
-    kept in :attr:`results`. As in MMEngine's ``TestLoop``, hooks see
-    ``before_test_iter`` and ``after_test_iter`` for every batch, here of
-    every pass (a subnet, then the subnet with re-estimated statistics).
-
-    Works for plain ``ImageClassifier`` baselines as for stimulatively
-    trained networks. Use it with ``tools/test.py CONFIG CKPT --cfg-options
-    test_cfg.type=SubnetTestLoop``, or in a config::
-
-        test_cfg = dict(type='SubnetTestLoop', subnets='rule',
-                        recalibration_images=2000)
+    Every subnet is evaluated with the test evaluator, optionally again with
+    BN statistics re-estimated for it on training images. The metrics hold
+    the full network's under their usual names, every subnet's prefixed by
+    its name (such as ``1-2-2`` or ``mask_110-10``), the re-estimated ones
+    under ``<name>/recal/`` and the means over the proper subnets under
+    ``mean_subnet/``. The table is logged and kept in :attr:`results`.
+    Hooks see every batch of every pass. The other arguments are
+    :class:`TestLoop`'s.
 
     Args:
-        runner (Runner): The runner.
-        dataloader (DataLoader | dict): The test data loader.
-        evaluator (Evaluator | dict | list): The test evaluator.
         subnets (str | int | list): ``'rule'``: every subnet of the sampling
-            rule (the rule of the config's ``SubnetSamplingHook``, or
-            ``'default'`` without one); an int N: N of them drawn at random
-            with ``seed``; or an explicit list of kept depths or keep-masks.
-            The full network is always included. Defaults to ``'rule'``.
+            rule (the config's ``SubnetSamplingHook``'s, or ``'default'``);
+            an int N: N of them drawn at random with ``seed``; or a list of
+            kept depths or keep-masks. The full network is always included.
         rule (str | list, optional): Overrides the hook's rule.
-        recalibration_images (int): Training images (from the config's
-            ``train_dataloader``) to re-estimate BN statistics on for every
-            subnet; 0 skips it. Defaults to 0.
+        recalibration_images (int): Training images to re-estimate BN
+            statistics on for every subnet; 0 skips it.
         seed (int): Seed of the random choice of subnets and of the
-            training loader's order. Defaults to 0.
-        fp16 (bool): Test with autocast. Defaults to False.
+            training loader's order.
+        fp16 (bool): Test with autocast.
     """
 
-    def __init__(self,
-                 runner,
-                 dataloader,
-                 evaluator,
+    def __init__(self, runner, dataloader, evaluator,
                  subnets: Union[str, int, Sequence[SubnetSpec]] = 'rule',
-                 rule=None,
-                 recalibration_images: int = 0,
-                 seed: int = 0,
+                 rule=None, recalibration_images: int = 0, seed: int = 0,
                  fp16: bool = False):
         super().__init__(runner, dataloader, evaluator, fp16)
         if not (subnets == 'rule' or isinstance(subnets, (int, list, tuple))):
@@ -129,9 +109,8 @@ class SubnetTestLoop(TestLoop):
                         entry['recal_metrics'] = self.evaluate()
             self.results.append(entry)
             metrics.update(prefixed(entry['name'], entry['metrics']))
-            metrics.update(
-                prefixed(f'{entry["name"]}/recal',
-                         entry.get('recal_metrics', {})))
+            metrics.update(prefixed(f'{entry["name"]}/recal',
+                                    entry.get('recal_metrics', {})))
         metrics.update(self.results[0]['metrics'])
         metrics.update(mean_subnet_metrics(self.results))
         self.runner.logger.info('Subnet test:\n' + loafing_table(self.results))
@@ -197,20 +176,12 @@ def loafing_table(results: Sequence[dict]) -> str:
     return markdown_table(header, rows)
 
 
-def subnets_of_rule(sampler: SubnetSampler,
-                    max_subnets: Optional[int] = None,
+def subnets_of_rule(sampler: SubnetSampler, max_subnets: Optional[int] = None,
                     seed: int = 0) -> List[tuple]:
-    """List the subnets (kept depths) of a depth rule, the full one first.
+    """Kept depths of the subnets of a sampler's depth rule, deepest first.
 
-    Args:
-        sampler (SubnetSampler): A sampler with a depth rule.
-        max_subnets (int, optional): When the space is larger, this many
-            distinct subnets drawn at random (the full network always
-            included). Defaults to None (all).
-        seed (int): Seed of the random choice. Defaults to 0.
-
-    Returns:
-        list[tuple[int]]: Kept depths per stage, deepest first.
+    A space larger than ``max_subnets`` (None: no limit) is cut to that many
+    distinct subnets drawn with ``seed``, the full network always included.
     """
     if sampler.allowed_depths is None:
         raise ValueError('Only depth rules can be enumerated; the '
@@ -228,14 +199,10 @@ def subnets_of_rule(sampler: SubnetSampler,
 
 @contextmanager
 def seeded_random_state(seed: int) -> Iterator[None]:
-    """Seed Python's, NumPy's and torch's generators for a block.
+    """Seed Python's, NumPy's and torch's generators inside the block.
 
-    The previous states (torch's on the CPU and every CUDA device, through
-    :func:`torch.random.fork_rng`) are restored on leaving, so what ran
-    before the block does not change what runs inside it and vice versa.
-
-    Args:
-        seed (int): The seed of all the generators inside the block.
+    The previous states (torch's on every device, by ``fork_rng``) are
+    restored on leaving: the block and its surroundings do not interact.
     """
     python_state, numpy_state = random.getstate(), np.random.get_state()
     with torch.random.fork_rng():
@@ -254,20 +221,12 @@ def recalibrated_bn(model: nn.Module, dataloader: Iterable,
                     num_images: int) -> Iterator[None]:
     """Re-estimate BN running statistics for the network as it runs now.
 
-    Inside the ``with`` block the BN layers hold the plain average of the
-    batch statistics of the first ``ceil(num_images / batch size)`` training
-    batches (training-mode forward passes without gradients, generators
-    seeded with 0 so that the random augmentation is the same every time,
-    averaged over ranks); on leaving, the original statistics are restored.
-
-    MMPretrain's ``update_bn_stats`` (``PreciseBNHook``) is not used: it
-    keeps autograd on, uses only whole batches and replaces the buffers
-    instead of restoring them.
-
-    Args:
-        model (nn.Module): The classifier, possibly inside a subnet context.
-        dataloader (Iterable): Training batches.
-        num_images (int): Number of images to average over.
+    Inside the block the BN layers hold the plain average of the batch
+    statistics of the first ``ceil(num_images / batch size)`` training
+    batches (no gradients, generators seeded with 0 so the augmentation
+    repeats, averaged over ranks); on leaving, the originals are restored.
+    MMPretrain's ``update_bn_stats`` keeps autograd on, uses only whole
+    batches and does not restore the buffers, hence this.
     """
     norms = [m for m in model.modules()
              if isinstance(m, _BatchNorm) and m.track_running_stats]

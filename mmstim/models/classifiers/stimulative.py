@@ -1,6 +1,7 @@
 # Copyright (c) mmstim contributors. All rights reserved.
 from contextlib import contextmanager
-from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
+from typing import (Callable, ContextManager, Dict, Iterator, List, Optional,
+                    Tuple, Union)
 
 import torch
 import torch.nn as nn
@@ -25,46 +26,25 @@ NOT_SET_MESSAGE = (
 class StimulativeClassifier(ImageClassifier):
     """Image classifier trained by stimulative training (ST and ST++).
 
-    At every training iteration the full network is trained on the labels;
-    then each subnet handed over by :meth:`set_subnets` (which
-    ``SubnetSamplingHook`` calls before every iteration) sees
-    a possibly smaller copy of the batch and is pulled towards the full
-    network's detached prediction by ``distill_loss``. Each pass is
-    backpropagated as soon as its loss exists, so one graph is alive at a
-    time, and one optimizer step follows. Subnet passes normalise with batch
-    statistics but leave BN running statistics as the main pass left them.
-
-    Inference (``mode='tensor'`` and ``'predict'``) is the full network,
-    exactly as :class:`ImageClassifier`, and the state dict has exactly its
-    keys: subnet state lives in plain Python attributes.
+    Every training iteration trains the full network on the labels; then
+    each subnet handed over by :meth:`set_subnets` (by
+    ``SubnetSamplingHook``) sees a possibly smaller copy of the batch and is
+    pulled towards the full network's detached prediction by
+    ``distill_loss``. Each pass is backpropagated at once (one graph alive
+    at a time), then one optimizer step follows. Subnet passes leave BN
+    running statistics as the main pass left them. Inference, the state
+    dict and the arguments not listed here are :class:`ImageClassifier`'s.
 
     Args:
         backbone (dict | nn.Module): A residual backbone with registered
-            stages (ResNet family, ConvNeXt, ViT/DeiT, Swin, MobileNetV2;
-            see ``register_residual_stages``).
-        neck (dict | nn.Module, optional): The neck. Defaults to None.
+            stages (see ``register_residual_stages``).
         head (dict | nn.Module): A single-label ``ClsHead``-family head.
         distill_loss (dict | nn.Module): Loss between a subnet's logits and
-            the teacher's; see ``KLDirectionLoss``. Defaults to the KL- loss.
-        subnet_resize (dict, optional): The multi-resolution transform for
-            subnet inputs (``RandomSubnetResize``); None keeps the input.
-            Defaults to None.
+            the teacher's; see ``KLDirectionLoss``.
+        subnet_resize (dict, optional): The ``RandomSubnetResize`` for
+            subnet inputs; None keeps the input.
         normalize_main_logits (bool): Compute the main cross-entropy on the
-            logits normalised by ``distill_loss`` (ST++). Defaults to False.
-        pretrained (str, optional): Checkpoint to initialise from.
-        train_cfg (dict, optional): Batch augmentations, as in
-            :class:`ImageClassifier`.
-        data_preprocessor (dict | nn.Module, optional): The preprocessor.
-        init_cfg (dict, optional): Initialisation config.
-
-    Examples:
-        >>> model = StimulativeClassifier(
-        ...     backbone=dict(type='ResNet', depth=18),
-        ...     neck=dict(type='GlobalAveragePooling'),
-        ...     head=dict(type='LinearClsHead', num_classes=10,
-        ...               in_channels=512))
-        >>> with model.subnet((1, 2, 2, 1)):
-        ...     logits = model(torch.rand(2, 3, 64, 64))
+            logits normalised by ``distill_loss`` (ST++).
     """
 
     def __init__(self,
@@ -80,12 +60,8 @@ class StimulativeClassifier(ImageClassifier):
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(
-            backbone=backbone,
-            neck=neck,
-            head=head,
-            pretrained=pretrained,
-            train_cfg=train_cfg,
-            data_preprocessor=data_preprocessor,
+            backbone=backbone, neck=neck, head=head, pretrained=pretrained,
+            train_cfg=train_cfg, data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
         if not isinstance(self.head, ClsHead):
             raise TypeError(
@@ -93,12 +69,10 @@ class StimulativeClassifier(ImageClassifier):
                 f'ClsHead family (e.g. LinearClsHead); got '
                 f'{type(self.head).__name__}.')
         self.residual_stages = find_residual_stages(self.backbone)
-        if isinstance(distill_loss, dict):
-            distill_loss = MODELS.build(distill_loss)
-        self.distill_loss = distill_loss
-        if isinstance(subnet_resize, dict):
-            subnet_resize = MODELS.build(subnet_resize)
-        self.subnet_resize = subnet_resize
+        self.distill_loss = (MODELS.build(distill_loss) if isinstance(
+            distill_loss, dict) else distill_loss)
+        self.subnet_resize = (MODELS.build(subnet_resize) if isinstance(
+            subnet_resize, dict) else subnet_resize)
         self.normalize_main_logits = normalize_main_logits
         # Input sides whose subnet sides were checked against the smallest
         # side the backbone takes (found once, here).
@@ -111,20 +85,10 @@ class StimulativeClassifier(ImageClassifier):
         # The next iteration's (draws, kl_weight), see ``set_subnets``.
         self._next_draws: Optional[Tuple[List[SubnetDraw], float]] = None
 
-    @contextmanager
-    def subnet(self, spec: SubnetSpec) -> Iterator[Mask]:
-        """Run the model as a subnet inside the ``with`` block.
-
-        Args:
-            spec: Kept depths per stage, e.g. ``(3, 3, 4, 3)``, or keep-masks
-                per stage. The model is restored on leaving the block, also
-                after an exception.
-
-        Yields:
-            Mask: The validated keep-mask.
-        """
-        with run_as_subnet(self.residual_stages, spec) as mask:
-            yield mask
+    def subnet(self, spec: SubnetSpec) -> ContextManager[Mask]:
+        """Run as the subnet ``spec`` (kept depths such as ``(3, 3, 4, 3)``
+        or keep-masks) inside a ``with`` block that yields the mask."""
+        return run_as_subnet(self.residual_stages, spec)
 
     def logits(self, inputs: torch.Tensor) -> torch.Tensor:
         """Raw logits of the network as it currently runs."""
@@ -137,12 +101,8 @@ class StimulativeClassifier(ImageClassifier):
         return logits
 
     def loss(self, inputs: torch.Tensor, data_samples: list) -> dict:
-        """Plain classification loss; refused during training.
-
-        A training loop that calls ``forward(mode='loss')`` bypasses
-        :meth:`train_step` (as MMEngine's ``MMDistributedDataParallel``
-        does) and would silently train the baseline.
-        """
+        """Plain classification loss; refused in training, where it would
+        bypass :meth:`train_step` and silently train the baseline."""
         if self.training:
             raise RuntimeError(
                 'StimulativeClassifier was trained through '
@@ -155,33 +115,15 @@ class StimulativeClassifier(ImageClassifier):
 
     def set_subnets(self, draws: List[SubnetDraw],
                     kl_weight: float = 1.0) -> None:
-        """Hand over the subnets of the next training iteration.
-
-        ``SubnetSamplingHook`` calls this before every iteration; it is the
-        only way subnets reach the model. The next :meth:`train_step`
-        consumes them, so every iteration needs its own call, and a step
-        without one raises instead of silently training the baseline.
-
-        Args:
-            draws (list[SubnetDraw]): The iteration's subnets; an empty list
-                trains the full network only.
-            kl_weight (float): Multiplier of the distillation loss (the
-                hook's schedule). Defaults to 1.0.
-        """
+        """Hand over the subnets (none: the full network only) and the
+        distillation loss multiplier of the next training iteration, which
+        consumes them; a step without them raises."""
         self._next_draws = (list(draws), float(kl_weight))
 
     def train_step(self, data: Union[dict, tuple, list],
                    optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
-        """One stimulative-training iteration, optimizer step included.
-
-        Args:
-            data (dict | tuple | list): A batch from the data loader.
-            optim_wrapper (OptimWrapper): The optimizer wrapper.
-
-        Returns:
-            dict[str, Tensor]: Log variables, see
-            :meth:`accumulate_gradients`.
-        """
+        """One stimulative-training iteration, optimizer step included;
+        returns :meth:`accumulate_gradients`'s log variables."""
         log_vars = self.accumulate_gradients(data, optim_wrapper)
         if optim_wrapper.should_update():
             optim_wrapper.step()
@@ -191,16 +133,8 @@ class StimulativeClassifier(ImageClassifier):
     def accumulate_gradients(
             self, data: Union[dict, tuple, list],
             optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
-        """Forward and backward every pass of an iteration, without stepping.
-
-        Order: forward-main, backward-main, then forward and backward of
-        each subnet handed over by :meth:`set_subnets`; gradients
-        accumulate and the optimizer wrapper counts one iteration.
-
-        Args:
-            data (dict | tuple | list): A batch from the data loader.
-            optim_wrapper (OptimWrapper): The optimizer wrapper; its loss
-                scaling (AMP) and accumulation factor apply to every pass.
+        """Forward and backward the main pass, then each subnet's, without
+        stepping; the wrapper counts one iteration.
 
         Returns:
             dict[str, Tensor]: ``loss``, ``loss_cls`` and the head's other
@@ -260,9 +194,7 @@ class StimulativeClassifier(ImageClassifier):
             [draw.resize_u for draw in draws], side)
 
     def check_input_side(self, side: int) -> None:
-        """Refuse inputs of ``side`` whose subnet sides (by
-        ``subnet_resize``) the backbone cannot take, naming the smallest
-        side it takes and the setting to change."""
+        """Refuse inputs whose subnet sides the backbone cannot take."""
         if side not in self._checked_sides:
             check_sides(
                 type(self.backbone).__name__, self.smallest_side, side,
@@ -271,10 +203,8 @@ class StimulativeClassifier(ImageClassifier):
 
     def subnet_logits(self, inputs: torch.Tensor, mask: Mask,
                       side: int) -> torch.Tensor:
-        """Logits of a subnet on inputs resized to ``side``.
-
-        Running statistics of every norm layer are left untouched.
-        """
+        """Logits of a subnet on inputs resized to ``side``; BN running
+        statistics are left untouched."""
         if self.subnet_resize is not None:
             inputs = self.subnet_resize(inputs, side)
         with self.subnet(mask), frozen_bn_statistics(self):
@@ -286,19 +216,11 @@ def one_accumulation_step(
         optim_wrapper: OptimWrapper) -> Iterator[Callable]:
     """Backpropagate several losses as one accumulation step.
 
-    Works around MMEngine's ``OptimWrapper``, which counts every
-    ``backward`` call as one iteration (``_inner_count``): with gradient
-    accumulation its ``scale_loss`` would divide the later passes of an
-    iteration by another factor, and ``should_update`` would step in the
-    middle of an iteration. Inside the block every loss is scaled as the
-    iteration's first pass; on leaving, also by an exception, the count has
-    advanced by exactly one.
-
-    Args:
-        optim_wrapper (OptimWrapper): The optimizer wrapper.
-
-    Yields:
-        Callable[[Tensor], None]: Scales a loss and backpropagates it.
+    MMEngine's ``OptimWrapper`` counts every ``backward`` as an iteration
+    (``_inner_count``): with accumulation, later passes would be scaled by
+    another factor and ``should_update`` could step mid-iteration. The
+    yielded function scales a loss as the iteration's first pass and
+    backpropagates it; on leaving, the count has advanced by exactly one.
     """
     start = optim_wrapper._inner_count
 

@@ -1,11 +1,6 @@
 # Copyright (c) mmstim contributors. All rights reserved.
-"""The residual stages of MMPretrain's backbones (the registered entries).
-
-Each entry lists, for a backbone class and its subclasses, the stages and
-which blocks have an identity shortcut. Stems, downsampling layers (ResNet's
-projection blocks, ConvNeXt's downsample layers, Swin's patch merging) and
-blocks that change the shape are never dropped.
-"""
+"""The residual stages of MMPretrain's backbones. Stems, downsampling layers
+and blocks that change the shape are never dropped."""
 from typing import List
 
 from mmpretrain.models.backbones import (ConvNeXt, MobileNetV2, ResNet,
@@ -16,9 +11,8 @@ from .stages import ResidualStage, register_residual_stages
 
 @register_residual_stages(ResNet)
 def resnet_stages(backbone: ResNet) -> List[ResidualStage]:
-    """ResNet and its subclasses (V1c/V1d, ResNeXt, SE-ResNet(X), ResNet_CIFAR,
-    Res2Net, ResNeSt, RegNet): ``layer1`` to ``layer4``; a block without a
-    ``downsample`` projection has an identity shortcut."""
+    """ResNet and its subclasses (RegNet too): ``layer1`` to ``layer4``;
+    blocks without a ``downsample`` projection have identity shortcuts."""
     return [
         ResidualStage(name, list(getattr(backbone, name)))
         for name in backbone.res_layers
@@ -27,8 +21,7 @@ def resnet_stages(backbone: ResNet) -> List[ResidualStage]:
 
 @register_residual_stages(ConvNeXt)
 def convnext_stages(backbone: ConvNeXt) -> List[ResidualStage]:
-    """ConvNeXt: every block of ``stages[i]`` is ``x + f(x)``; the
-    downsampling layers are outside the stages."""
+    """ConvNeXt: every block of ``stages[i]`` is ``x + f(x)``."""
     return [
         ResidualStage(f'stages.{i}', list(stage), [True] * len(stage))
         for i, stage in enumerate(backbone.stages)
@@ -37,8 +30,7 @@ def convnext_stages(backbone: ConvNeXt) -> List[ResidualStage]:
 
 @register_residual_stages(SwinTransformer)
 def swin_stages(backbone: SwinTransformer) -> List[ResidualStage]:
-    """Swin: the blocks of ``stages[i].blocks`` (each ``x + f(x)`` twice);
-    patch merging follows the blocks and is never dropped."""
+    """Swin: the blocks of ``stages[i].blocks``, each ``x + f(x)`` twice."""
     return [
         ResidualStage(f'stages.{i}.blocks', list(stage.blocks),
                       [True] * len(stage.blocks))
@@ -48,19 +40,15 @@ def swin_stages(backbone: SwinTransformer) -> List[ResidualStage]:
 
 @register_residual_stages(VisionTransformer)
 def vit_stages(backbone: VisionTransformer) -> List[ResidualStage]:
-    """ViT and DeiT: one stage, the encoder ``layers`` (pre-norm blocks with
-    identity shortcuts)."""
-    return [
-        ResidualStage('layers', list(backbone.layers),
-                      [True] * len(backbone.layers))
-    ]
+    """ViT and DeiT: one stage, the pre-norm encoder ``layers``."""
+    return [ResidualStage('layers', list(backbone.layers),
+                          [True] * len(backbone.layers))]
 
 
 @register_residual_stages(MobileNetV2)
 def mobilenet_v2_stages(backbone: MobileNetV2) -> List[ResidualStage]:
-    """MobileNetV2: ``layer1`` to ``layer7``; only inverted residuals with
-    ``use_res_connect`` (stride 1, same channels) have an identity
-    shortcut."""
+    """MobileNetV2: ``layer1`` to ``layer7``; inverted residuals with
+    ``use_res_connect`` have identity shortcuts."""
     return [
         ResidualStage(name, list(getattr(backbone, name)),
                       [block.use_res_connect for block in getattr(

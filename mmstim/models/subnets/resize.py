@@ -11,48 +11,29 @@ from mmpretrain.registry import MODELS
 class RandomSubnetResize:
     """Random smaller inputs for the subnets of ST++.
 
-    Works on the already normalised batch tensor, on its device. Each subnet
-    sees the original batch resized to a side ``s`` chosen uniformly among
-    the integers in ``[round(min_scale * H), H]`` (or among ``sizes``); the
-    choice comes from a uniform number drawn by the subnet sampler, so it is
-    a pure function of the seed and the iteration. The batch is never
-    normalised again and never resized twice.
+    Resizes the normalised batch, on its device, once per subnet, to a side
+    chosen uniformly among the integers in ``[round(min_scale * H), H]`` (or
+    ``sizes``) by the subnet sampler's uniform number.
 
     Args:
         min_scale (float): Smallest side as a fraction of the input side,
-            in (0, 1]. Defaults to 0.43 (the published ST++ value).
-        sizes (Sequence[int], optional): A fixed list of sides to choose
-            from instead. Defaults to None.
-        shared (bool): One side for all subnets of an iteration (the first
-            subnet's). Defaults to False.
+            in (0, 1]; 0.43 is the published ST++ value.
+        sizes (Sequence[int], optional): A fixed list of sides instead.
+        shared (bool): The first subnet's side for all of an iteration.
         size_divisor (int): Only sides that are multiples of it, e.g. 16
-            for a ViT of patch 16 (whole patches). Swin needs
-            ``pad_small_map=True`` in its backbone for smaller inputs:
-            without it, Swin refuses feature maps smaller than its window
-            (Swin-T accepts no side below 224); with it, every side runs,
-            and 32 (patch 4, three patch mergings) avoids padding the
-            merged maps. Defaults to 1.
-        mode (str): Interpolation mode. Defaults to ``'bilinear'``.
-        antialias (bool): Anti-aliasing when down-sampling. Defaults to True.
-
-    Examples:
-        >>> resize = RandomSubnetResize(min_scale=0.5)
-        >>> resize.choose_sides([0.0, 0.999], height=224)
-        [112, 224]
-        >>> resize(torch.rand(2, 3, 224, 224), 112).shape
-        torch.Size([2, 3, 112, 112])
+            for a ViT of patch 16. Swin refuses maps smaller than its
+            window unless its backbone sets ``pad_small_map=True``; 32 then
+            avoids padding the merged maps.
+        mode (str): Interpolation mode.
+        antialias (bool): Anti-aliasing when down-sampling.
     """
 
-    def __init__(self,
-                 min_scale: float = 0.43,
-                 sizes: Optional[Sequence[int]] = None,
-                 shared: bool = False,
-                 size_divisor: int = 1,
-                 mode: str = 'bilinear',
+    def __init__(self, min_scale: float = 0.43,
+                 sizes: Optional[Sequence[int]] = None, shared: bool = False,
+                 size_divisor: int = 1, mode: str = 'bilinear',
                  antialias: bool = True):
         if not 0 < min_scale <= 1:
-            raise ValueError(
-                f'min_scale must be in (0, 1], got {min_scale}.')
+            raise ValueError(f'min_scale must be in (0, 1], got {min_scale}.')
         if sizes is not None:
             sizes = [int(s) for s in sizes]
             if not sizes or min(sizes) < 1:
@@ -88,15 +69,8 @@ class RandomSubnetResize:
 
     def choose_sides(self, resize_us: Sequence[float],
                      height: int) -> List[int]:
-        """Map the sampler's uniform numbers to input sides.
-
-        Args:
-            resize_us (Sequence[float]): One number in [0, 1) per subnet.
-            height (int): Side (height) of the original input.
-
-        Returns:
-            list[int]: The side for every subnet.
-        """
+        """Map the sampler's uniform numbers (one per subnet) to the input
+        sides of the subnets for inputs of side ``height``."""
         if self.shared and resize_us:
             resize_us = [resize_us[0]] * len(resize_us)
         candidates = self.side_range(height)
@@ -106,23 +80,16 @@ class RandomSubnetResize:
         ]
 
     def __call__(self, inputs: torch.Tensor, side: int) -> torch.Tensor:
-        """Resize a batch (N, C, H, W) to side ``side``.
-
-        The height becomes ``side`` and the width keeps the aspect ratio
-        (square inputs give ``side x side``); an input already of that size
-        is returned unchanged.
-        """
+        """Resize a batch (N, C, H, W) to height ``side``, keeping the
+        aspect ratio; an input already of that size is returned as is."""
         height, width = inputs.shape[-2:]
         new_size = (side, max(1, int(round(side * width / height))))
         if new_size == (height, width):
             return inputs
+        align_corners = False if self.mode in ('bilinear', 'bicubic') else None
         return F.interpolate(
-            inputs,
-            size=new_size,
-            mode=self.mode,
-            align_corners=False if self.mode in ('bilinear',
-                                                 'bicubic') else None,
-            antialias=self.antialias)
+            inputs, size=new_size, mode=self.mode,
+            align_corners=align_corners, antialias=self.antialias)
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(min_scale={self.min_scale}, '

@@ -1,16 +1,14 @@
 # Copyright (c) mmstim contributors. All rights reserved.
-"""Sampling rules for the subnets of stimulative training.
-
-Every draw is a pure function of ``(seed, iteration, k)``: all ranks of a
-distributed run draw the same subnets without talking to each other, and a
-resumed run draws exactly what the uninterrupted run would have drawn.
-"""
+"""Sampling rules for the subnets of stimulative training. Every draw is a
+pure function of ``(seed, iteration, k)``: all ranks draw the same subnets,
+and a resumed run draws what the uninterrupted one would have."""
+from dataclasses import dataclass
 from numbers import Integral
 from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .stages import Mask, ResidualStage, stage_depths, to_mask
+from .stages import Mask, ResidualStage, kept_depths, stage_depths, to_mask
 
 #: The published ST++ ResNet-50 space: allowed kept depths per stage.
 PAPER_RESNET50_SPACE = ((3, ), (3, 4), (3, 4, 5, 6), (3, ))
@@ -22,27 +20,18 @@ RULES = ('default', 'sandwich', 'paper', 'stochastic_depth',
 Rule = Union[str, Sequence[Sequence[int]]]
 
 
+@dataclass(repr=False)
 class SubnetDraw:
-    """One drawn subnet: its keep-mask and a uniform number for its input.
+    """One drawn subnet: its keep-mask and the uniform number in [0, 1)
+    that chooses its input side (see :class:`RandomSubnetResize`)."""
 
-    Args:
-        mask (Mask): Keep-mask per stage.
-        resize_u (float): Uniform number in [0, 1) from which the input side
-            is chosen (see :class:`RandomSubnetResize`).
-    """
-
-    def __init__(self, mask: Mask, resize_u: float):
-        self.mask = mask
-        self.resize_u = resize_u
+    mask: Mask
+    resize_u: float
 
     @property
     def depths(self) -> Tuple[int, ...]:
         """Number of kept blocks per stage."""
-        return tuple(sum(m) for m in self.mask)
-
-    def __eq__(self, other) -> bool:
-        return (isinstance(other, SubnetDraw) and self.mask == other.mask
-                and self.resize_u == other.resize_u)
+        return kept_depths(self.mask)
 
     def __repr__(self) -> str:
         return f'SubnetDraw(depths={self.depths}, resize_u={self.resize_u})'
@@ -53,48 +42,26 @@ class SubnetSampler:
 
     Args:
         stages (Sequence[ResidualStage]): The backbone's residual stages.
-        rule (str | Sequence[Sequence[int]]): Which subnets may be drawn:
+        rule (str | Sequence[Sequence[int]]): Which subnets may be drawn;
+            depth rules draw each stage's depth uniformly and independently:
 
-            - ``'default'``: every stage keeps any number of its first
-              blocks, at least one;
-            - ``'sandwich'``: the default space, but the first subnet of
-              every iteration is its shallowest (one block per stage) and
-              the others are drawn as by ``'default'`` (the same draws and
-              input-side numbers); for users who deploy several depths,
-              after the sandwich rule of slimmable networks and BigNAS;
-            - ``'paper'``: the published ST++ space of ResNet-50 (stages 1
-              and 4 intact, stage 2 keeps 3-4 blocks, stage 3 keeps 3-6);
-              only for stages of depths (3, 4, 6, 3);
-            - a list with, per stage, the allowed kept depths, e.g.
-              ``[[3], [3, 4], [3, 4, 5, 6], [3]]``;
+            - ``'default'``: every stage keeps 1 or more of its first blocks;
+            - ``'sandwich'``: as ``'default'`` (the same draws), but the
+              first subnet of every iteration is the shallowest (BigNAS);
+            - ``'paper'``: the published ST++ ResNet-50 space (stage 2 keeps
+              3-4 blocks, stage 3 keeps 3-6, the others are intact);
+            - per stage, the allowed kept depths, e.g. ``[[3], [3, 4]]``;
             - ``'stochastic_depth'``: each droppable block is kept with a
-              probability falling linearly over the network's depth from 1
-              to ``min_keep_prob`` at the last block.
-
-            Depth rules draw each stage's depth uniformly and independently.
-        num_subnets (int): Subnets per iteration. Defaults to 1.
+              probability falling linearly over the depth from 1 to
+              ``min_keep_prob`` at the last block.
+        num_subnets (int): Subnets per iteration.
         seed (int): Seed of the draws (the same on every rank).
-            Defaults to 0.
-        min_keep_prob (float): Keep probability of the last block for
-            ``'stochastic_depth'``. Defaults to 0.8.
-
-    Examples:
-        >>> from mmpretrain.models import ResNet
-        >>> from mmstim.models.subnets import find_residual_stages
-        >>> stages = find_residual_stages(ResNet(depth=50))
-        >>> sampler = SubnetSampler(stages, rule='paper', seed=0)
-        >>> sampler.draw(iteration=10, k=0).depths
-        (3, 3, 4, 3)
-        >>> sandwich = SubnetSampler(stages, rule='sandwich', num_subnets=3)
-        >>> [draw.depths for draw in sandwich.draws(iteration=10)]
-        [(1, 1, 1, 1), (1, 4, 6, 1), (1, 3, 4, 2)]
+        min_keep_prob (float): Last block's keep probability for
+            ``'stochastic_depth'``.
     """
 
-    def __init__(self,
-                 stages: Sequence[ResidualStage],
-                 rule: Rule = 'default',
-                 num_subnets: int = 1,
-                 seed: int = 0,
+    def __init__(self, stages: Sequence[ResidualStage], rule: Rule = 'default',
+                 num_subnets: int = 1, seed: int = 0,
                  min_keep_prob: float = 0.8):
         if not isinstance(num_subnets, Integral) or num_subnets < 0:
             raise ValueError(f'num_subnets must be an integer >= 0 (0 means '
@@ -181,15 +148,7 @@ class SubnetSampler:
         return int(np.prod([len(a) for a in self.allowed_depths]))
 
     def draw(self, iteration: int, k: int) -> SubnetDraw:
-        """Draw the k-th subnet of an iteration.
-
-        Args:
-            iteration (int): The global training iteration.
-            k (int): Index of the subnet within the iteration.
-
-        Returns:
-            SubnetDraw: Its keep-mask and the uniform number for its input.
-        """
+        """Draw the ``k``-th subnet of a (global) training iteration."""
         rng = np.random.default_rng([self.seed % 2**32, int(iteration), k])
         if self.allowed_depths is not None:
             depths = tuple(

@@ -1,17 +1,11 @@
 # Copyright (c) mmstim contributors. All rights reserved.
 """Residual stages of a backbone, subnet specifications and running a subnet.
 
-A *subnet* keeps, in every residual stage, a subset of that stage's blocks.
-It is written as one keep-mask per stage (``((True, True, False), ...)``);
-a tuple of kept depths such as ``(3, 3, 4, 3)`` is shorthand for "keep the
-first d blocks of each stage". Only blocks whose output is ``x + f(x)``
-with an identity shortcut may be dropped (a dropped block returns its
-input), and a stage's first block never is, so every stage keeps at least
-one block.
-
-Which backbones have residual stages is an extension point: a function
-registered with :func:`register_residual_stages` lists the stages of a
-backbone class and its subclasses (see ``residual_backbones.py``).
+A subnet is one keep-mask per stage (``((True, True, False), ...)``), or
+kept depths such as ``(3, 3, 4, 3)`` for "the first d blocks of each stage".
+Only blocks with an identity shortcut may be dropped (they then return their
+input), never a stage's first. :func:`register_residual_stages` adds
+backbones (see ``residual_backbones.py``).
 """
 from contextlib import contextmanager
 from numbers import Integral
@@ -29,15 +23,12 @@ _STAGES_OF: Dict[type, StagesOf] = {}
 
 
 class ResidualStage:
-    """The blocks of one residual stage and which of them may be dropped.
+    """The blocks of one residual stage (named as in the backbone, e.g.
+    ``'layer1'``) and which of them may be dropped.
 
     Args:
-        name (str): Name of the stage in the backbone, e.g. ``'layer1'`` or
-            ``'stages.0.blocks'``.
-        blocks (list[nn.Module]): The stage's blocks, in order.
         identity_shortcut (Sequence[bool]): Per block, whether its output is
-            ``x + f(x)`` with an identity shortcut. Defaults to a ResNet
-            block's rule: no ``downsample`` module.
+            ``x + f(x)``; None: whether it has no ``downsample`` (ResNet).
     """
 
     def __init__(self, name: str, blocks: List[nn.Module],
@@ -45,9 +36,8 @@ class ResidualStage:
         self.name = name
         self.blocks = blocks
         if identity_shortcut is None:
-            identity_shortcut = [
-                getattr(block, 'downsample', None) is None for block in blocks
-            ]
+            identity_shortcut = [getattr(block, 'downsample', None) is None
+                                 for block in blocks]
         self.skippable = tuple(
             index > 0 and bool(identity)
             for index, identity in enumerate(identity_shortcut))
@@ -62,18 +52,8 @@ class ResidualStage:
 
 def register_residual_stages(
         *backbone_types: Type[nn.Module]) -> Callable[[StagesOf], StagesOf]:
-    """Register the function that lists the residual stages of backbones.
-
-    The function applies to the given classes and their subclasses (the
-    most specific registered class wins).
-
-    Examples:
-        >>> @register_residual_stages(MyBackbone)
-        ... def my_backbone_stages(backbone):
-        ...     return [ResidualStage(f'stages.{i}', list(stage),
-        ...                           [True] * len(stage))
-        ...             for i, stage in enumerate(backbone.stages)]
-    """
+    """Register the function that lists the residual stages of backbones
+    of the given classes and their subclasses (the most specific wins)."""
 
     def register(stages_of: StagesOf) -> StagesOf:
         for backbone_type in backbone_types:
@@ -89,18 +69,8 @@ def supported_backbones() -> List[str]:
 
 
 def find_residual_stages(backbone: nn.Module) -> List[ResidualStage]:
-    """List the residual stages of a backbone.
-
-    Args:
-        backbone (nn.Module): A backbone whose class (or a parent class) is
-            registered with :func:`register_residual_stages`.
-
-    Returns:
-        list[ResidualStage]: One entry per stage, in forward order.
-
-    Raises:
-        TypeError: The backbone is not of a supported type.
-    """
+    """The residual stages of a backbone, in forward order; a TypeError
+    names the supported backbones when none of its classes is registered."""
     for cls in type(backbone).__mro__:
         if cls in _STAGES_OF:
             return _STAGES_OF[cls](backbone)
@@ -117,15 +87,7 @@ def stage_depths(stages: Sequence[ResidualStage]) -> Tuple[int, ...]:
 
 
 def to_mask(stages: Sequence[ResidualStage], spec: SubnetSpec) -> Mask:
-    """Turn kept depths or keep-masks into validated keep-masks.
-
-    Args:
-        stages (Sequence[ResidualStage]): The backbone's stages.
-        spec: A tuple of kept depths (one int per stage) or keep-masks (one
-            sequence of bools per stage).
-
-    Returns:
-        Mask: One tuple of bools per stage.
+    """Turn kept depths or keep-masks (one per stage) into keep-masks.
 
     Raises:
         ValueError: The spec does not fit the stages, keeps no block of a
@@ -173,13 +135,6 @@ def kept_depths(mask: Mask) -> Tuple[int, ...]:
     return tuple(sum(stage_mask) for stage_mask in mask)
 
 
-def _skip_block(block: nn.Module) -> None:
-    # An instance attribute shadows the class's ``forward``; a plain
-    # function is neither a parameter nor a buffer, so state dicts are
-    # untouched. A dropped block with an identity shortcut is the identity.
-    block.forward = _identity
-
-
 def _identity(x, *args, **kwargs):
     return x
 
@@ -187,26 +142,17 @@ def _identity(x, *args, **kwargs):
 @contextmanager
 def run_as_subnet(stages: Sequence[ResidualStage],
                   spec: SubnetSpec) -> Iterator[Mask]:
-    """Run the backbone as a subnet inside the ``with`` block.
-
-    The dropped blocks act as the identity; on leaving the block, also by an
-    exception, every block is restored.
-
-    Args:
-        stages (Sequence[ResidualStage]): The backbone's stages.
-        spec: Kept depths or keep-masks, see :func:`to_mask`.
-
-    Yields:
-        Mask: The validated keep-mask.
+    """Run the backbone as the subnet ``spec`` inside the ``with`` block,
+    which yields the validated keep-mask; dropped blocks act as the identity.
     """
     mask = to_mask(stages, spec)
-    dropped = [
-        block for stage, stage_mask in zip(stages, mask)
-        for block, keep in zip(stage.blocks, stage_mask) if not keep
-    ]
+    dropped = [block for stage, stage_mask in zip(stages, mask)
+               for block, keep in zip(stage.blocks, stage_mask) if not keep]
     try:
         for block in dropped:
-            _skip_block(block)
+            # An instance attribute shadows the class's ``forward``; a plain
+            # function is no parameter or buffer: state dicts are untouched.
+            block.forward = _identity
         yield mask
     finally:
         for block in dropped:
@@ -215,20 +161,10 @@ def run_as_subnet(stages: Sequence[ResidualStage],
 
 @contextmanager
 def frozen_bn_statistics(module: nn.Module) -> Iterator[None]:
-    """Keep BN running statistics untouched inside the ``with`` block.
-
-    BN layers in training mode still normalise with the statistics of the
-    batch, but ``running_mean``, ``running_var`` and ``num_batches_tracked``
-    are neither used nor updated (``track_running_stats`` is switched off
-    for the duration and restored afterwards, also after an exception).
-
-    Args:
-        module (nn.Module): The module whose BN layers are frozen.
-    """
-    norms = [
-        m for m in module.modules()
-        if isinstance(m, _BatchNorm) and m.track_running_stats
-    ]
+    """Keep BN running statistics untouched inside the ``with`` block; BN
+    layers in training mode still normalise with the batch statistics."""
+    norms = [m for m in module.modules()
+             if isinstance(m, _BatchNorm) and m.track_running_stats]
     try:
         for norm in norms:
             norm.track_running_stats = False

@@ -1,6 +1,5 @@
 # Copyright (c) mmstim contributors. All rights reserved.
-from collections import OrderedDict
-from typing import Dict, List, Union
+from typing import Dict, Union
 
 import torch
 import torch.distributed as torch_dist
@@ -15,21 +14,15 @@ from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 class StimulativeDDP(MMDistributedDataParallel):
     """Distributed wrapper that runs the model's own stimulative train step.
 
-    MMEngine's ``MMDistributedDataParallel`` computes ``forward(mode='loss')``
-    and never calls the model's ``train_step``, which would silently train
-    the baseline. This wrapper calls the module's ``accumulate_gradients``
-    (main pass and subnet passes, each backpropagated at once, with the same
-    subnets on every rank), then averages the gradients across ranks once
-    per optimizer step, coalesced into flat buckets, and steps. DDP's own
-    reducer is never armed (the module is called directly), so no
-    ``find_unused_parameters`` is needed. Parameters and buffers are
-    broadcast from rank 0 when wrapping; BN buffers are broadcast from rank
-    0 after every step, as DDP's ``broadcast_buffers`` does.
+    MMEngine's ``MMDistributedDataParallel`` never calls the model's
+    ``train_step`` and would silently train the baseline. This calls the
+    module's ``accumulate_gradients``, averages the gradients across ranks
+    once per optimizer step and steps; DDP's own reducer is never armed.
+    Buffers are broadcast from rank 0 after every step, as DDP does.
 
     Args:
         module (nn.Module): A ``StimulativeClassifier``.
         bucket_size_mb (int): Size of the buckets gradients are averaged in.
-            Defaults to 25.
         **kwargs: Passed to ``DistributedDataParallel``; ``device_ids`` is
             dropped for modules on the CPU, which DDP refuses it for.
     """
@@ -44,15 +37,8 @@ class StimulativeDDP(MMDistributedDataParallel):
 
     def train_step(self, data: Union[dict, tuple, list],
                    optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
-        """Run the iteration's passes, average gradients, step.
-
-        Args:
-            data (dict | tuple | list): A batch from the data loader.
-            optim_wrapper (OptimWrapper): The optimizer wrapper.
-
-        Returns:
-            dict[str, Tensor]: Log variables of the module.
-        """
+        """Run the iteration's passes, average gradients, step; return the
+        module's log variables."""
         log_vars = self.module.accumulate_gradients(data, optim_wrapper)
         if optim_wrapper.should_update():
             self.average_gradients()
@@ -61,19 +47,14 @@ class StimulativeDDP(MMDistributedDataParallel):
             self.broadcast_buffers_from_rank0()
         return log_vars
 
-    def _trainable_parameters(self) -> List[torch.nn.Parameter]:
-        return [p for p in self.module.parameters() if p.requires_grad]
-
     def average_gradients(self) -> None:
         """Average the gradients of all trainable parameters across ranks."""
-        grads = []
-        for param in self._trainable_parameters():
+        params = [p for p in self.module.parameters() if p.requires_grad]
+        for param in params:
             if param.grad is None:
                 param.grad = torch.zeros_like(param)
-            grads.append(param.grad)
-        all_reduce_params(
-            grads, coalesce=True, bucket_size_mb=self.bucket_size_mb,
-            op='mean')
+        all_reduce_params([p.grad for p in params], coalesce=True,
+                          bucket_size_mb=self.bucket_size_mb, op='mean')
 
     def broadcast_buffers_from_rank0(self) -> None:
         """Give every rank rank 0's buffers (BN running statistics)."""
@@ -81,7 +62,7 @@ class StimulativeDDP(MMDistributedDataParallel):
         if not buffers or not torch_dist.is_initialized() or \
                 torch_dist.get_world_size() == 1:
             return
-        by_dtype: 'OrderedDict[torch.dtype, list]' = OrderedDict()
+        by_dtype = {}
         for buffer in buffers:
             by_dtype.setdefault(buffer.dtype, []).append(buffer)
         for group in by_dtype.values():
