@@ -209,10 +209,8 @@ def held_out_train_size(bench: AccuracyBenchmark) -> int:
 
 
 def run_config(bench: AccuracyBenchmark, method: str, seed: int) -> Config:
-    """The method's config with the benchmark's budget (no val loop).
-
-    With ``holdout`` N the test loader holds the last N training images,
-    with the test pipeline, and training uses the images before them.
+    """The method's config with the benchmark's budget (no val loop); with
+    ``holdout`` N the test loader holds the last N training images.
 
     Raises:
         ValueError: For an override key the config lacks, or when the

@@ -29,9 +29,8 @@ def demo_config(method: str, work_dir: str,
 
 
 class ProgressHook(Hook):
-    """Reports the iterations of training and testing to a queue, as
-    ``(label, phase, done, total)`` with ``phase`` ``'train'`` or ``'test'``.
-    """
+    """Reports each training and test iteration to a queue as ``(label,
+    phase, done, total)``, ``phase`` being ``'train'`` or ``'test'``."""
 
     priority = 'LOWEST'
 

@@ -216,12 +216,9 @@ def job(study: DepthStudy, run: Run) -> Job:
 
 def run_study(study: DepthStudy,
               runner: Optional[Callable[[Job], int]] = None) -> None:
-    """Run what has not finished, ``study.jobs`` at a time, the test runs
-    of a method as soon as its validation runs finished.
-
-    Args:
-        runner (callable, optional): Runs one job; default
-            :func:`scheduler.launch`.
+    """Run what has not finished, ``study.jobs`` at a time (with
+    ``runner``, default :func:`scheduler.launch`), the test runs of a method
+    as soon as its validation runs finished.
 
     Raises:
         RuntimeError: Some runs failed (the others still ran, but none that

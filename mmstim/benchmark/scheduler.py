@@ -89,9 +89,8 @@ def run_jobs(ready: Callable[[], Sequence[Job]], jobs: int,
         start = time.time()
         echo(f'started {job.name} (log: {job.log})')
         code = runner(job)
-        minutes = (time.time() - start) / 60
         echo(f'{"finished" if code == 0 else "FAILED"} {job.name} after '
-             f'{minutes:.1f} min')
+             f'{(time.time() - start) / 60:.1f} min')
         return code
 
     running: Dict[Future, Job] = {}
