@@ -4,14 +4,12 @@
     python tools/demo.py [--full] [--epochs N] [--train-size N]
         [--test-size N] [--recalibration-images N] [--work-dir DIR]
 
-Trains the Fashion-MNIST ResNet-14 twice with one budget, at the same time
-(one process each, the cores shared between them): plainly (the baseline)
-and with ST++. Then tests the full network and every subnet of the
-``'default'`` rule of both, without and with BN re-estimation on training
-images (:class:`SubnetTestLoop`), prints them side by side, writes
-``loafing.png`` and ``loafing.json`` to the work dir and prints the commands
-to try next. The default budget shows loafing in a few minutes; ``--full``
-trains 3 epochs on 30,000 images and tests on all 10,000 test images.
+Trains the Fashion-MNIST ResNet-14 plainly and with ST++ at the same time
+(one process each), tests the full network and every ``'default'``-rule
+subnet of both without and with BN re-estimation, prints them side by side,
+writes ``loafing.png`` and ``loafing.json`` to the work dir and prints the
+commands to try next. ``--full`` trains 3 epochs on 30,000 images and tests
+on all 10,000 test images.
 """
 import argparse
 import multiprocessing
@@ -26,44 +24,36 @@ from mmengine.fileio import dump
 
 import mmstim  # noqa: F401  (registers the components)
 from mmstim.analysis import plot_subnets
-from mmstim.benchmark.accuracy import AccuracyBenchmark
+from mmstim.benchmark.accuracy import REPO, TRAIN_IMAGES, AccuracyBenchmark
 from mmstim.benchmark.demo import (demo_config, loafing_summary, side_by_side,
                                    train_and_test)
 from mmstim.utils.launch import check_data_roots
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 #: The compared runs: label and method (also the work sub-directory).
 RUNS = (('baseline', 'baseline'), ('ST++', 'stpp'))
 QUICK = dict(epochs=1, train_size=25600, test_size=2000,
              recalibration_images=1024)
 FULL = dict(epochs=3, train_size=30000, test_size=0,
             recalibration_images=2000)
-TRAIN_IMAGES = 60000
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """Parse the options; those not given take the quick or full budget."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        '--full', action='store_true',
+    add = parser.add_argument
+    add('--full', action='store_true',
         help='the long demo: 3 epochs on 30000 images, all test images')
-    parser.add_argument('--epochs', type=int, help='default 1 (full: 3)')
-    parser.add_argument(
-        '--train-size', type=int,
-        help='first N training images (0: all 60000); default 25600 '
-        '(full: 30000)')
-    parser.add_argument(
-        '--test-size', type=int,
+    add('--epochs', type=int, help='default 1 (full: 3)')
+    add('--train-size', type=int, help='first N training images (0: all '
+        '60000); default 25600 (full: 30000)')
+    add('--test-size', type=int,
         help='first N test images (0: all 10000); default 2000 (full: all)')
-    parser.add_argument(
-        '--recalibration-images', type=int,
+    add('--recalibration-images', type=int,
         help='training images for the BN re-estimation of each subnet; '
         'default 1024 (full: 2000)')
-    parser.add_argument(
-        '--data-root', default=osp.join(REPO, 'data', 'fashion_mnist'),
+    add('--data-root', default=osp.join(REPO, 'data', 'fashion_mnist'),
         help='the prepared Fashion-MNIST folder')
-    parser.add_argument(
-        '--work-dir', default=osp.join(REPO, 'work_dirs', 'demo'))
+    add('--work-dir', default=osp.join(REPO, 'work_dirs', 'demo'))
     args = parser.parse_args(argv)
     for key, value in (FULL if args.full else QUICK).items():
         if getattr(args, key) is None:
@@ -98,14 +88,11 @@ def run_in_parallel(args: argparse.Namespace) -> Dict[str, dict]:
     context = multiprocessing.get_context('spawn')
     messages = context.Queue()
     threads = max(1, (os.cpu_count() or 1) // len(RUNS))
-    processes = {
-        label: context.Process(
-            target=train_and_test,
-            args=(label, method, osp.join(args.work_dir, method),
-                  budget(args), args.recalibration_images,
-                  threads, messages), daemon=True)
-        for label, method in RUNS
-    }
+    processes = {label: context.Process(
+        target=train_and_test, daemon=True,
+        args=(label, method, osp.join(args.work_dir, method), budget(args),
+              args.recalibration_images, threads, messages))
+        for label, method in RUNS}
     for process in processes.values():
         process.start()
     done: Dict[str, dict] = {}
@@ -114,8 +101,7 @@ def run_in_parallel(args: argparse.Namespace) -> Dict[str, dict]:
     with Progress(*columns) as bars:
         tasks = {(label, phase): bars.add_task(
             f'{label} {"training" if phase == "train" else "testing"}',
-            total=None) for label, _ in RUNS
-            for phase in ('train', 'test')}
+            total=None) for label, _ in RUNS for phase in ('train', 'test')}
         while len(done) < len(RUNS):
             try:
                 label, phase, value, total = messages.get(timeout=1)
@@ -141,8 +127,7 @@ def run_in_parallel(args: argparse.Namespace) -> Dict[str, dict]:
 
 def run_log(args: argparse.Namespace, label: str) -> str:
     """The log file of a run."""
-    folder = dict(RUNS)[label]
-    return osp.join(args.work_dir, folder, 'demo.log')
+    return osp.join(args.work_dir, dict(RUNS)[label], 'demo.log')
 
 
 def next_commands(args: argparse.Namespace) -> List[str]:
@@ -168,8 +153,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     try:
         for _, method in RUNS:
-            check_data_roots(demo_config(method, args.work_dir,
-                                         budget(args)))
+            check_data_roots(demo_config(method, args.work_dir, budget(args)))
     except FileNotFoundError as error:
         print(f'error: {error}', file=sys.stderr)
         return 2
@@ -189,16 +173,14 @@ def main(argv: Optional[List[str]] = None) -> int:
           'training images:\n')
     print(side_by_side(runs))
     print('\n' + '\n'.join(loafing_summary(runs)))
-    plot_runs = [dict(label=label, subnets=run['subnets'])
-                 for label, run in runs.items()]
-    fig = plot_subnets(plot_runs)
+    fig = plot_subnets([dict(label=label, subnets=run['subnets'])
+                        for label, run in runs.items()])
     fig.axes[0].set_title('Loafing: subnets of a baseline and of ST++')
     fig.tight_layout()
     png, json_path = (osp.join(args.work_dir, f'loafing.{ext}')
                       for ext in ('png', 'json'))
     fig.savefig(png, dpi=120)
-    dump(dict(settings=vars(args), runs=runs),
-         json_path, indent=2)
+    dump(dict(settings=vars(args), runs=runs), json_path, indent=2)
     training = ', '.join(f'{label} {run["train_seconds"] / 60:.1f} min'
                          for label, run in runs.items())
     print(f'\nwrote {png} and {json_path}; {(time.time() - start) / 60:.1f} '

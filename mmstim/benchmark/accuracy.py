@@ -1,11 +1,8 @@
 # Copyright (c) mmstim contributors. All rights reserved.
 """The accuracy benchmark's runs: configs, settings and resumable records.
 
-A benchmark trains every (method, seed) from ``configs/fashion_mnist`` with
-one budget and evaluates the full network and the subnets of the
-``'default'`` rule on the test images (or held-out training images). A run
-is *current* when its recorded settings are the benchmark's: the one test,
-:func:`is_current`, that every benchmark uses to skip finished runs.
+A run is *current* when its recorded settings are the benchmark's:
+:func:`is_current` is the one test every benchmark uses to skip finished runs.
 """
 import functools
 import hashlib
@@ -38,8 +35,7 @@ RULE = 'default'
 TRAIN_IMAGES, TEST_IMAGES = 60000, 10000
 TRAINING_RECORD = 'training.json'  # written next to a run's last checkpoint
 STARTED_RECORD = 'training_started.json'  # a training's settings, at start
-# Settings that change the evaluation, not the training: a training record
-# that differs from a run's settings only in these is reused.
+# A training record that differs from a run's settings only in these is reused
 EVALUATION_SETTINGS = ('test_size', 'holdout', 'recalibration_images',
                        'subnet_rule', 'subnets')
 
@@ -49,27 +45,18 @@ class AccuracyBenchmark:
     """What an accuracy benchmark trains and evaluates, and where.
 
     Attributes:
-        methods (list[str]): Compared methods, of :data:`METHODS`.
-        epochs (int): Training epochs.
-        seeds (list[int]): Seeds; runs of a seed share weights and data.
-        train_size (int): First N training images; 0: all.
-        test_size (int): First N test images; 0: all.
-        holdout (int): Evaluate on the last N training images, not trained
-            on, instead of the test images; 0: the test images.
-        overrides (dict): Config overrides ``[METHOD:]KEY`` to value.
-        subnets (int, optional): Evaluate the full network and N - 1
-            subnets drawn with the run's seed; None: all.
-        recalibration_images (int): BN re-estimation images per subnet.
-        stage_blocks (list[int], optional): Blocks per stage of the trained
-            network; None: the configs'.
-        data_root (str): The prepared Fashion-MNIST folder.
-        work_dir (str): Runs train in ``<work_dir>/<method>/[tag/]seed<N>``.
-        num_workers (int, optional): Loader workers; None: the configs'.
-        quick (bool): A smoke test (quieter logs).
-        force (bool): Rerun finished runs too.
-        out_json (str): The results file.
-        out_md (str, optional): The markdown summary; default: ``out_json``
-            with ``.md``.
+        seeds: Runs of a seed share weights and data order.
+        train_size, test_size: First N training / test images; 0: all.
+        holdout: Evaluate on the last N training images, not trained on,
+            instead of the test images; 0: the test images.
+        overrides: Config overrides ``[METHOD:]KEY`` to value.
+        subnets: Evaluate the full network and N - 1 subnets drawn with the
+            run's seed; None: all.
+        stage_blocks: Blocks per stage of the trained network; None: the
+            configs'.
+        work_dir: Runs train in ``<work_dir>/<method>/[tag/]seed<N>``.
+        num_workers: Loader workers; None: the configs'.
+        quick: A smoke test (quieter logs).
     """
     methods: Sequence[str] = METHODS
     epochs: int = 10
@@ -109,16 +96,8 @@ def config_digest(path: str) -> str:
 
 
 def method_overrides(overrides: Dict[str, Any], method: str) -> dict:
-    """The overrides of a method, without their ``METHOD:``.
-
-    Args:
-        overrides (dict): ``[METHOD:]KEY`` to value, for all methods.
-        method (str): One of :data:`METHODS`.
-
-    Returns:
-        dict: Dotted config keys and values (as JSON stores them), sorted;
-        a key set for the method wins over the same key set for all.
-    """
+    """A method's overrides, without ``METHOD:``, sorted, as JSON stores
+    them; a key set for the method wins over the same key set for all."""
     chosen = {}
     for key, value in sorted(overrides.items(), key=lambda kv: ':' in kv[0]):
         scope, _, name = key.rpartition(':')
@@ -181,29 +160,19 @@ def run_settings(bench: AccuracyBenchmark, method: str) -> dict:
 
 
 def is_current(run: Optional[dict], settings: dict) -> bool:
-    """Whether a recorded run has exactly these settings.
-
-    Args:
-        run (dict, optional): A run of a results file, with ``settings``.
-        settings (dict): The settings it must have, from
-            :func:`run_settings`.
-    """
+    """Whether a recorded run has exactly these settings (of
+    :func:`run_settings`)."""
     return bool(run) and run.get('settings') == settings
 
 
 def trained_alike(record: dict, settings: dict) -> bool:
-    """Whether a training record's training is that of these settings.
-
-    The settings may differ in :data:`EVALUATION_SETTINGS` only: training on
-    the first M images is the same whether the images after them are held
-    out or not.
-    """
-
-    def training(values: dict) -> dict:
-        return {k: v for k, v in values.items()
-                if k not in EVALUATION_SETTINGS}
-
-    return training(record.get('settings', {})) == training(settings)
+    """Whether a training record's settings differ from these in
+    :data:`EVALUATION_SETTINGS` only (training on the first M images is the
+    same whether the images after them are held out or not)."""
+    recorded, wanted = ({k: v for k, v in values.items()
+                         if k not in EVALUATION_SETTINGS}
+                        for values in (record.get('settings', {}), settings))
+    return recorded == wanted
 
 
 def num_images(data_root: str, split: str = 'train') -> int:
@@ -213,10 +182,8 @@ def num_images(data_root: str, split: str = 'train') -> int:
 
 
 def run_dir(bench: AccuracyBenchmark, method: str, seed: int) -> str:
-    """The work dir of a run; runs with overrides get a subfolder.
-
-    For example ``<work-dir>/stpp/model.distill_loss.amplitude=2.0/seed0``.
-    """
+    """The work dir of a run; runs with overrides get a subfolder, e.g.
+    ``<work-dir>/stpp/model.distill_loss.amplitude=2.0/seed0``."""
     tag = ','.join(f'{key}={json.dumps(value)}' for key, value in
                    method_overrides(bench.overrides, method).items())
     tag = re.sub(r'[^\w.,=+-]', '', tag)
@@ -228,8 +195,7 @@ def held_out_train_size(bench: AccuracyBenchmark) -> int:
     """``train_size``, or with ``holdout`` the images left to train on.
 
     Raises:
-        ValueError: When the held-out images leave fewer than
-            ``train_size`` (or none) in the data root.
+        ValueError: The held-out images leave fewer than ``train_size``.
     """
     if not bench.holdout:
         return bench.train_size
@@ -243,11 +209,8 @@ def held_out_train_size(bench: AccuracyBenchmark) -> int:
 
 
 def run_config(bench: AccuracyBenchmark, method: str, seed: int) -> Config:
-    """The method's config with the benchmark's budget (no val loop).
-
-    With ``holdout`` N, training uses the first ``train_size`` of the first
-    ``T - N`` training images (T in the data root), and the test loader
-    holds the last N training images with the test pipeline.
+    """The method's config with the benchmark's budget (no val loop); with
+    ``holdout`` N the test loader holds the last N training images.
 
     Raises:
         ValueError: For an override key the config lacks, or when the
@@ -311,9 +274,8 @@ def resume_from(settings: dict, work_dir: str,
     """The last checkpoint of an interrupted training of these settings.
 
     Returns:
-        str, optional: None when no training with these settings started
-        (or with ``force``); the started training's settings are then
-        recorded, for the next invocation.
+        str, optional: None when none started (or with ``force``); the
+        settings of the training about to start are then recorded.
     """
     path = osp.join(work_dir, STARTED_RECORD)
     started = load(path) if osp.isfile(path) and not force else {}
@@ -328,21 +290,13 @@ def resume_from(settings: dict, work_dir: str,
 
 def train(cfg: Config, settings: dict, seed: int, label: str,
           force: bool = False) -> Tuple[dict, float]:
-    """Train a run to its last epoch's checkpoint, resuming if it can.
-
-    Args:
-        cfg (Config): The run's config, from :func:`run_config`.
-        settings (dict): Its settings, from :func:`run_settings`.
-        seed (int): Its seed.
-        label (str): The run in words, for the log.
-        force (bool): Start afresh even if a training of these settings
-            was interrupted.
+    """Train a run to its last epoch's checkpoint, resuming unless
+    ``force``; ``label`` names the run in the log.
 
     Returns:
-        tuple[dict, float]: The training record (``settings``,
-        ``train_time_s``, ``device``, ``checkpoint``, ``finished_at``),
-        also written to :data:`TRAINING_RECORD` in the work dir, and the
-        seconds of training carried over from an interrupted start.
+        tuple[dict, float]: The training record, also written to
+        :data:`TRAINING_RECORD` in the work dir, and the seconds of training
+        carried over from an interrupted start.
     """
     cfg.load_from = resume_from(settings, cfg.work_dir, force)
     cfg.resume = cfg.load_from is not None
@@ -354,8 +308,8 @@ def train(cfg: Config, settings: dict, seed: int, label: str,
     runner.register_hook(EpochSeedsHook(seed))
     runner.train()
     training = dict(settings=settings, train_time_s=clock.seconds(),
-                    device=device_name(),
-                    checkpoint=last_checkpoint(cfg), finished_at=now())
+                    device=device_name(), checkpoint=last_checkpoint(cfg),
+                    finished_at=now())
     dump_atomic(training, osp.join(cfg.work_dir, TRAINING_RECORD))
     return training, clock.carried
 
@@ -367,11 +321,8 @@ def last_checkpoint(cfg: Config) -> str:
 
 def train_and_evaluate(bench: AccuracyBenchmark, method: str,
                        seed: int) -> dict:
-    """Train one run, unless its training finished; evaluate its subnets.
-
-    Returns:
-        dict: The run's record in the results file.
-    """
+    """Train one run, unless its training finished; evaluate its subnets;
+    return the run's record in the results file."""
     start, cfg = time.time(), run_config(bench, method, seed)
     settings, checkpoint = run_settings(bench, method), last_checkpoint(cfg)
     record = osp.join(cfg.work_dir, TRAINING_RECORD)
@@ -421,7 +372,7 @@ def load_results(path: str) -> dict:
 
 def merge_runs(data: dict, paths: List[str],
                bench: AccuracyBenchmark) -> None:
-    """Add the runs of results files to ``data``, keeping the current ones
+    """Add the runs of results files to ``data``, keeping current ones
     unless ``bench.force``."""
     for path in paths:
         if not osp.isfile(path):
@@ -445,17 +396,8 @@ def merge_runs(data: dict, paths: List[str],
 def command_line(bench: AccuracyBenchmark, threads: Optional[int] = None,
                  tool: str = osp.join('tools', 'benchmark',
                                       'accuracy.py')) -> List[str]:
-    """The arguments of ``tools/benchmark/accuracy.py`` for a benchmark.
-
-    Args:
-        bench (AccuracyBenchmark): What to run.
-        threads (int, optional): ``--threads``.
-        tool (str): The tool's path, relative to the repository.
-
-    Returns:
-        list[str]: The tool's path and its options (without the Python
-        interpreter); defaults are left out.
-    """
+    """The tool's path (``tool``, relative to the repository) and options
+    (defaults left out) that run a benchmark, without the interpreter."""
     default = AccuracyBenchmark()
     line = [osp.join(REPO, tool)]
     for name, value in asdict(bench).items():

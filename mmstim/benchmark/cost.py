@@ -30,20 +30,12 @@ class CostSettings:
     """What the cost benchmark measures.
 
     Attributes:
-        depth (int): Depth of the MMPretrain ResNet measured without a
-            config.
-        config (str, optional): Measure the ``StimulativeClassifier`` of
-            this config instead.
-        batch_size (int): Images per step.
-        image_size (int): Input side.
-        iters (int): Timed steps.
-        warmup (int): Untimed steps before them.
-        num_subnets (int, optional): ST++ subnets per step; default: the
-            config's sampling settings, else 6.
-        rule (str, optional): ST++ sampling rule; default: the config's,
-            else ``'paper'``.
-        device (str): ``'cpu'`` or ``'cuda'``.
-        cold_shapes (bool): Do not run the resize sides once before timing.
+        depth: Depth of the MMPretrain ResNet measured without a config.
+        config: Measure the ``StimulativeClassifier`` of this config instead.
+        iters, warmup: Timed steps, and untimed steps before them.
+        num_subnets, rule: ST++ subnets per step and sampling rule; default:
+            the config's sampling settings, else 6 and ``'paper'``.
+        cold_shapes: Do not run the resize sides once before timing.
     """
     depth: int = 50
     config: Optional[str] = None
@@ -58,8 +50,8 @@ class CostSettings:
 
 
 def config_model(path: str) -> dict:
-    """The ``StimulativeClassifier`` of an mmstim config, with the config's
-    top-level ``data_preprocessor`` when the model has none.
+    """The ``StimulativeClassifier`` of an mmstim config (with the config's
+    top-level ``data_preprocessor`` when the model has none).
 
     Raises:
         ValueError: The config's model is not a ``StimulativeClassifier``.
@@ -78,10 +70,8 @@ def config_model(path: str) -> dict:
 def variant_sampler(settings: CostSettings, variant: str,
                     model: torch.nn.Module) -> SubnetSampler:
     """The sampler of a variant: none for ``plain``, one subnet of the
-    default rule for ``st``; for ST++ the config's sampler (see
-    :func:`build_subnet_sampler`, its seed and ``min_keep_prob``
-    included), else the ``'paper'`` rule with 6 subnets, with
-    ``settings.rule`` and ``settings.num_subnets`` when given."""
+    default rule for ``st``; for ST++ the config's sampler, else the
+    ``'paper'`` rule with 6 subnets, with ``settings``' rule and number."""
     stages = find_residual_stages(model.backbone)
     if variant in ('plain', 'st'):
         return SubnetSampler(stages, 'default', int(variant == 'st'))
@@ -166,12 +156,8 @@ def random_batch(batch_size: int, side: int,
 
 
 def warm_input_sides(model, batch, optim_wrapper, sides) -> None:
-    """Run the full network forward and backward once at every side.
-
-    Subnet passes use a subset of the full network's blocks at the same
-    spatial sizes, so this sets up every shape the timed steps will meet.
-    Gradients are discarded and no optimizer step is taken.
-    """
+    """Run the full network forward and backward once at every side,
+    discarding the gradients: subnets meet the same spatial sizes."""
     inputs = model.data_preprocessor(batch, True)['inputs']
     for side in sorted(set(sides)):
         with optim_wrapper.optim_context(model):
@@ -185,20 +171,21 @@ def run_variant(settings: CostSettings, variant: str) -> dict:
 
     Returns:
         dict: ``variant``, ``rule``, ``num_subnets``, ``seconds_per_iter``
-        (mean of the timed steps), ``peak_mb`` (peak GPU memory, or the
-        process's peak resident set on the CPU) and ``warmed_sides``.
+        (mean of the timed steps), ``peak_mb`` (GPU memory, or the peak
+        resident set on the CPU) and ``warmed_sides``.
     """
     torch.manual_seed(0)
     device = torch.device(settings.device)
+    cuda = device.type == 'cuda'
     model = build_model(settings, variant)
     sampler = variant_sampler(settings, variant, model)
     model = model.to(device)
-    if device.type == 'cuda':
+    if cuda:
         model = model.to(memory_format=torch.channels_last)
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     wrapper = (AmpOptimWrapper(optimizer=optimizer)
-               if device.type == 'cuda' else OptimWrapper(optimizer))
+               if cuda else OptimWrapper(optimizer))
     batch = random_batch(settings.batch_size, settings.image_size,
                          model.head.num_classes)
     num_iters = settings.warmup + settings.iters
@@ -214,21 +201,19 @@ def run_variant(settings: CostSettings, variant: str) -> dict:
     for iteration in range(num_iters):
         if variant != 'plain':
             model.set_subnets(draws[iteration])
-        if device.type == 'cuda':
+        if cuda:
             torch.cuda.synchronize()
         start = time.perf_counter()
         if variant == 'stpp_sum':
             sum_then_backward_step(model, batch, wrapper, draws[iteration])
         else:
             model.train_step(batch, wrapper)
-        if device.type == 'cuda':
+        if cuda:
             torch.cuda.synchronize()
         if iteration >= settings.warmup:
             times.append(time.perf_counter() - start)
-    if device.type == 'cuda':
-        peak_mb = torch.cuda.max_memory_allocated() / 2**20
-    else:
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = (torch.cuda.max_memory_allocated() / 2**20 if cuda else
+               resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return dict(variant=variant, rule=sampler.rule,
                 num_subnets=sampler.num_subnets,
                 seconds_per_iter=sum(times) / len(times), peak_mb=peak_mb,

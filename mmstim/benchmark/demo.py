@@ -19,17 +19,8 @@ from .accuracy import AccuracyBenchmark, run_config
 
 def demo_config(method: str, work_dir: str,
                 bench: AccuracyBenchmark) -> Config:
-    """A Fashion-MNIST config with the demo's budget.
-
-    The accuracy benchmark's run config (seed 0, no validation, loaders
-    without worker processes), with a checkpoint at the end only.
-
-    Args:
-        method (str): ``'baseline'`` or ``'stpp'``.
-        work_dir (str): The run's work dir.
-        bench (AccuracyBenchmark): The budget: epochs, training and test
-            images, the data root.
-    """
+    """The accuracy benchmark's run config of ``method`` (``'baseline'``
+    or ``'stpp'``) for seed 0, with a checkpoint at the end only."""
     cfg = run_config(bench, method, seed=0)
     cfg.work_dir = work_dir
     cfg.default_hooks.checkpoint.interval = bench.epochs
@@ -38,13 +29,8 @@ def demo_config(method: str, work_dir: str,
 
 
 class ProgressHook(Hook):
-    """Reports the iterations of training and testing to a queue.
-
-    Args:
-        progress (multiprocessing.Queue): Receives ``(label, phase, done,
-            total)`` tuples; ``phase`` is ``'train'`` or ``'test'``.
-        label (str): The run's label.
-    """
+    """Reports each training and test iteration to a queue as ``(label,
+    phase, done, total)``, ``phase`` being ``'train'`` or ``'test'``."""
 
     priority = 'LOWEST'
 
@@ -72,20 +58,11 @@ class ProgressHook(Hook):
 def train_and_test(label: str, method: str, work_dir: str,
                    bench: AccuracyBenchmark, recalibration_images: int,
                    threads: int, progress) -> None:
-    """Train one run and test its subnets (in a process of its own).
-
-    Args:
-        label (str): The run's name in the messages.
-        method (str): See :func:`demo_config`.
-        work_dir (str): The run's work dir.
-        bench (AccuracyBenchmark): The budget, see :func:`demo_config`.
-        recalibration_images (int): BN re-estimation images per subnet.
-        threads (int): Torch threads of the process.
-        progress (multiprocessing.Queue): See :class:`ProgressHook`.
+    """Train one run and test its subnets, in a process of its own.
 
     Output goes to ``<work_dir>/demo.log``; the results, or the error, go to
-    ``progress`` as ``(label, 'done', results, train_seconds)`` or
-    ``(label, 'error', message, None)``.
+    ``progress`` (see :class:`ProgressHook`) as ``(label, 'done', results,
+    train_seconds)`` or ``(label, 'error', message, None)``.
     """
     os.makedirs(work_dir, exist_ok=True)
     log = open(osp.join(work_dir, 'demo.log'), 'w')
@@ -115,16 +92,8 @@ def train_and_test(label: str, method: str, work_dir: str,
 
 
 def side_by_side(runs: Dict[str, dict]) -> str:
-    """A markdown table: one row per subnet, two columns per run.
-
-    Args:
-        runs (dict): Per label, ``subnets``: results with ``name``,
-            ``kept_blocks``, ``top1`` and, with BN re-estimation,
-            ``top1_recalibrated``, in the same order for every run.
-
-    Returns:
-        str: The table, with the mean over the proper subnets last.
-    """
+    """A markdown table: a row per subnet (in the same order in every run's
+    ``subnets``), a column per run and accuracy, the subnets' mean last."""
     first = next(iter(runs.values()))['subnets']
     keys = [k for k in ('top1', 'top1_recalibrated') if k in first[0]]
     header = ['subnet', 'kept blocks'] + [

@@ -1,10 +1,8 @@
 # Copyright (c) mmstim contributors. All rights reserved.
 """The depth and schedule study: choose on validation, report on test.
 
-Every run of the study is one accuracy-benchmark process
-(``tools/benchmark/accuracy.py``) with its own results file and log; a run is
-finished when its results file holds a run that :func:`is_current` accepts
-for the settings the study asks for.
+Every run is one ``tools/benchmark/accuracy.py`` process with its own results
+file and log, finished when :func:`is_current` accepts its recorded run.
 """
 import functools
 import glob
@@ -16,23 +14,21 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 from mmengine.config import Config
-from mmengine.fileio import dump, load
+from mmengine.fileio import load
 
 from mmstim.analysis import (format_mean_std, logged_train_scalars, mean_std,
                              paired_difference)
 from mmstim.analysis.cost import training_cost_ratio
 from mmstim.analysis.plot import plot_gains
-from mmstim.utils.report import markdown_table
+from mmstim.utils.report import dump_atomic, markdown_table
 from . import scheduler
 from .accuracy import (REPO, AccuracyBenchmark, command_line, config_path,
                        is_current, run_settings)
 from .scheduler import Job, run_jobs
 
 CONFIG_BLOCKS = [2, 2, 2]  # the network of the configs, ResNet-14
-GRID_KEYS = {
-    'droppath': 'model.backbone.drop_path_rate',
-    'stpp': 'model.distill_loss.amplitude'
-}
+GRID_KEYS = dict(droppath='model.backbone.drop_path_rate',
+                 stpp='model.distill_loss.amplitude')
 METHOD_NAMES = dict(
     baseline='baseline', droppath='stochastic depth', stpp='ST++',
     st='vanilla ST')
@@ -43,27 +39,18 @@ class DepthStudy:
     """The design of a study of one CIFAR-style ResNet.
 
     Attributes:
-        stage_blocks (list[int]): Basic blocks per stage.
-        methods (list[str]): Methods; the equal-compute baseline comes with
-            ``stpp`` and ``baseline``.
-        drop_path_rates (list[str]): Validation grid of stochastic depth.
-        amplitudes (list[str]): Validation grid of the ST++ amplitude.
-        selection_seeds (list[int]): Seeds of the validation runs.
-        seeds (list[int]): Seeds of the test runs.
-        train_size (int): Training images.
-        epochs (int): Epochs.
-        holdout (int): Last training images held out for validation.
-        subnets (int, optional): Test: the full network and N - 1 subnets;
-            default 16 for networks of more than 2 blocks per stage, else
-            all.
-        recalibration_images (int): BN re-estimation images per subnet.
-        jobs (int): Runs at once.
-        threads (int): Torch threads per run.
-        num_workers (int): Loader workers per run.
-        data_root (str): The prepared Fashion-MNIST folder.
-        work_dir (str): Runs go to ``<work_dir>/<net>``.
-        out_json (str, optional): The report; default
-            ``benchmarks/results/depth_study_<net>.json``.
+        stage_blocks: Basic blocks per stage.
+        methods: The equal-compute baseline comes with ``stpp`` and
+            ``baseline``.
+        drop_path_rates, amplitudes: Validation grids of stochastic depth
+            and of the ST++ amplitude.
+        selection_seeds, seeds: Seeds of the validation and test runs.
+        holdout: Last training images held out for validation.
+        subnets: Test the full network and N - 1 subnets; default 16 for
+            networks of more than 2 blocks per stage, else all.
+        jobs, threads, num_workers: Runs at once; torch threads and loader
+            workers per run.
+        work_dir: Runs go to ``<work_dir>/<net>``.
     """
     stage_blocks: List[int] = field(default_factory=lambda: CONFIG_BLOCKS)
     methods: List[str] = field(
@@ -108,13 +95,10 @@ class Run:
     """One accuracy-benchmark process: one method, value, seed and split.
 
     Attributes:
-        method (str): One of the accuracy benchmark's methods.
-        seed (int): The seed; runs of a seed share weights and data order.
-        split (str): ``'val'`` (the held-out training images, full network
-            only) or ``'test'`` (the test images, with the subnets).
-        value (str, optional): The value of the method's grid key, as text.
-        epochs (int, optional): The equal-compute baseline's epochs; None
-            for the study's epochs.
+        split: ``'val'`` (held-out training images, full network only) or
+            ``'test'`` (the test images, with the subnets).
+        value: The value of the method's grid key, as text.
+        epochs: The equal-compute baseline's epochs; None: the study's.
     """
     method: str
     seed: int
@@ -181,11 +165,8 @@ def number(text: str):
 
 
 def run_benchmark(study: DepthStudy, run: Run) -> AccuracyBenchmark:
-    """The accuracy benchmark of one run.
-
-    The equal-compute baseline trains in its own work dir, since its epochs
-    differ from the baseline's.
-    """
+    """The accuracy benchmark of one run (the equal-compute baseline's
+    other epochs get their own work dir)."""
     overrides = {} if run.value is None else {
         f'{run.method}:{GRID_KEYS[run.method]}': number(run.value)}
     val = run.split == 'val'
@@ -235,19 +216,13 @@ def job(study: DepthStudy, run: Run) -> Job:
 
 def run_study(study: DepthStudy,
               runner: Optional[Callable[[Job], int]] = None) -> None:
-    """Run what has not finished, ``study.jobs`` at a time.
-
-    The test runs of a method start as soon as its own validation runs have
-    finished (see :func:`ready_runs`).
-
-    Args:
-        study (DepthStudy): The study.
-        runner (callable, optional): Runs one job; default
-            :func:`scheduler.launch`.
+    """Run what has not finished, ``study.jobs`` at a time (with
+    ``runner``, default :func:`scheduler.launch`), the test runs of a method
+    as soon as its validation runs finished.
 
     Raises:
-        RuntimeError: Some runs failed (the others still ran, and no run
-            that depends on a failed one); the message names their logs.
+        RuntimeError: Some runs failed (the others still ran, but none that
+            depends on a failed one); the message names their logs.
     """
     def ready() -> List[Job]:
         return [job(study, run) for run in ready_runs(study)
@@ -258,12 +233,8 @@ def run_study(study: DepthStudy,
 
 
 def choose(top1: Dict[str, List[float]], default: str) -> str:
-    """The value with the highest mean top-1; a tie goes to ``default``.
-
-    Args:
-        top1 (dict): Per value (as text), the validation top-1 per seed.
-        default (str): The config's value.
-    """
+    """The value (as text) of highest mean validation top-1 over seeds; a
+    tie goes to ``default``, the config's value."""
     means = {value: float(np.mean(t)) for value, t in top1.items()}
     best = [value for value, m in means.items() if m == max(means.values())]
     same = [value for value in best if float(value) == float(default)]
@@ -278,11 +249,8 @@ def equal_compute_epochs(epochs: int, stpp_seconds: List[float],
 
 
 def iteration_seconds(work_dir: str) -> float:
-    """The median logged training-iteration time of a run.
-
-    The median of MMEngine's logged times (every part of a resumed run, see
-    :func:`logged_train_scalars`) is robust to passing load on a shared
-    machine, which the run's total time is not.
+    """The median logged training-iteration time of a run (all its resumed
+    parts): unlike the total time, robust to passing load on a shared machine.
 
     Raises:
         ValueError: Nothing was logged in ``work_dir``.
@@ -303,8 +271,8 @@ def validation(study: DepthStudy, partial: bool = False) -> Optional[dict]:
 
     Returns:
         dict, optional: ``grid``, ``choices``, ``equal_compute_epochs``
-        (once the baseline and ST++ are chosen) and ``pending``; without
-        ``partial``, None until every validation run has finished.
+        and ``pending``; without ``partial``, None until every validation
+        run has finished.
     """
     runs = {run: finished_run(study, run) for run in validation_runs(study)}
     pending = sorted({run.method for run, result in runs.items()
@@ -343,9 +311,8 @@ def validation(study: DepthStudy, partial: bool = False) -> Optional[dict]:
 
 
 def ready_runs(study: DepthStudy) -> List[Run]:
-    """The runs whose settings are known now: every validation run, and
-    the test runs of each method whose validation runs have all finished
-    (the equal-compute baseline once the baseline's and ST++'s have)."""
+    """Every validation run, and the test runs of each method whose
+    validation runs have all finished."""
     known = validation(study, partial=True)
     tests = test_runs(study, known['choices'], known['equal_compute_epochs'])
     return validation_runs(study) + [
@@ -463,31 +430,24 @@ def markdown(data: dict) -> str:
 
 
 def write_report(study: DepthStudy) -> str:
-    """Write the report's JSON and markdown, and the plot of every network's
-    report in its folder (``depth_study.png``, once a test run finished);
-    return the markdown."""
+    """Write the report's JSON and markdown, and the plot of every report
+    in its folder once a test run finished; return the markdown."""
     data = report(study)
     text = markdown(data)
     folder = osp.dirname(osp.abspath(study.out_json))
     os.makedirs(folder, exist_ok=True)
-    dump(data, study.out_json, indent=2)
-    with open(osp.splitext(study.out_json)[0] + '.md', 'w') as f:
-        f.write(text)
-    reports = [load(path) for path in sorted(
-        glob.glob(osp.join(folder, 'depth_study_r*.json')))]
-    if gains_by_depth(reports):  # a test result to plot
-        plot_gains(gains_by_depth(reports),
-                   osp.join(folder, 'depth_study.png'))
+    dump_atomic(data, study.out_json)
+    dump_atomic(text, osp.splitext(study.out_json)[0] + '.md')
+    gains = gains_by_depth([load(path) for path in sorted(
+        glob.glob(osp.join(folder, 'depth_study_r*.json')))])
+    if gains:  # a test result to plot
+        plot_gains(gains, osp.join(folder, 'depth_study.png'))
     return text
 
 
 def gains_by_depth(reports: List[dict]) -> Dict[str, List[tuple]]:
-    """The paired differences of the reports, as series against depth:
-    each method (and the equal-compute baseline) minus the baseline, and
-    each method minus the equal-compute baseline.
-
-    Args:
-        reports (list[dict]): Reports of :func:`report`, one per network.
+    """The reports' paired differences to the baseline and the
+    equal-compute baseline, as series against depth.
 
     Returns:
         dict: Per ``'<schedule>: <method> - <reference>'``, a list of

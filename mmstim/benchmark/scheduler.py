@@ -14,16 +14,12 @@ from mmstim.utils.report import dump_atomic
 
 @dataclass(frozen=True)
 class Job:
-    """One benchmark process.
+    """One benchmark process, its output appended to ``log``.
 
     Attributes:
-        name (str): Unique name, e.g. ``test_stpp_1.0_seed0``.
-        command (tuple): The command line.
-        log (str): File the process's output is appended to.
-        cost (float): Relative cost; costlier jobs start first among
-            jobs of the same ``stage``.
-        stage (int): Jobs of a lower stage start first.
-        cwd (str, optional): Working directory of the process.
+        name: Unique name, e.g. ``test_stpp_1.0_seed0``.
+        cost: Relative cost; costlier jobs start first within a ``stage``.
+        stage: Jobs of a lower stage start first.
     """
     name: str
     command: tuple
@@ -34,8 +30,7 @@ class Job:
 
 
 def pid_file(job: Job) -> str:
-    """The file that holds a running job's process id: its log's name
-    with ``.pid``."""
+    """The file that holds a running job's process id."""
     return job.log + '.pid'
 
 
@@ -55,12 +50,8 @@ def running_elsewhere(job: Job) -> bool:
 
 
 def launch(job: Job) -> int:
-    """Run one job to its end, its output appended to its log and its
-    process id in :func:`pid_file` while it runs.
-
-    Returns:
-        int: The process's exit code.
-    """
+    """Run one job to its end, its process id in :func:`pid_file` while it
+    runs; return its exit code."""
     os.makedirs(osp.dirname(osp.abspath(job.log)), exist_ok=True)
     with open(job.log, 'a') as log:
         process = subprocess.Popen(list(job.command), stdout=log,
@@ -79,14 +70,10 @@ def run_jobs(ready: Callable[[], Sequence[Job]], jobs: int,
              poll_seconds: float = 60) -> None:
     """Run the unfinished jobs, ``jobs`` at a time, until none is left.
 
-    ``ready`` is asked again whenever a job ends, so that jobs which become
-    known meanwhile (e.g. a fine-tuning whose pretraining just finished)
-    start without waiting for the others. It must return only the jobs that
-    still have to run: a finished job that it returns again runs again.
-
     Args:
-        ready (callable): Returns the jobs that can run now.
-        jobs (int): How many run at once, at least 1.
+        ready (callable): Returns the jobs that still have to run (a
+            finished job it returns runs again); asked again whenever a job
+            ends, so that jobs known meanwhile start at once.
         runner (callable): Runs one job, returns its exit code.
         echo (callable): Receives a line when a job starts or ends.
 
@@ -102,9 +89,8 @@ def run_jobs(ready: Callable[[], Sequence[Job]], jobs: int,
         start = time.time()
         echo(f'started {job.name} (log: {job.log})')
         code = runner(job)
-        minutes = (time.time() - start) / 60
         echo(f'{"finished" if code == 0 else "FAILED"} {job.name} after '
-             f'{minutes:.1f} min')
+             f'{(time.time() - start) / 60:.1f} min')
         return code
 
     running: Dict[Future, Job] = {}

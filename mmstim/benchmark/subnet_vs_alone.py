@@ -1,10 +1,5 @@
 # Copyright (c) mmstim contributors. All rights reserved.
-"""Is a subnet as good as the same architecture trained on its own?
-
-Compares, per architecture, the network trained alone (an accuracy
-benchmark run with ``stage_blocks``) with the same subnet of each method's
-full network, and the training compute of each route.
-"""
+"""Is a subnet as good as the same architecture trained on its own?"""
 import os.path as osp
 from typing import Dict, Sequence
 
@@ -19,15 +14,9 @@ from mmstim.utils.report import markdown_table
 
 
 def compute_units(config: str, depths: Sequence[Sequence[int]]) -> dict:
-    """Training compute per run, in units of one plain run of the config's
-    network: the MAC ratio of each architecture trained alone, and the
-    expected ST cost ratio of each method's config.
-
-    Args:
-        config (str): The plain (baseline) config of the full network.
-        depths (Sequence[Sequence[int]]): Kept blocks per stage of the
-            architectures trained alone.
-    """
+    """Training compute per run, in plain runs of ``config``'s (baseline)
+    network: the MAC ratio of each architecture (kept blocks per stage)
+    trained alone, and the expected ST cost ratio of each method."""
     cfg = Config.fromfile(config)
     model = MODELS.build(cfg.model)
     channels, side = input_shape(cfg)
@@ -48,14 +37,9 @@ def compare(subnets: dict, alone: Dict[str, dict],
     each method's full network, over the seeds common to all.
 
     Args:
-        subnets (dict): The accuracy benchmark's results (``runs``).
+        subnets (dict): The accuracy benchmark's results.
         alone (dict): Per architecture name (``'1-1-1'``), its results.
         units (dict): Output of :func:`compute_units`.
-
-    Returns:
-        dict: ``seeds``, ``test_images`` (when the runs record it) and, per
-        architecture, ``alone`` and per method ``top1`` and
-        ``top1_recalibrated`` (mean, std, n).
     """
     methods = sorted(subnets['runs'])
     seed_sets = [set(subnets['runs'][m]) for m in methods] + [

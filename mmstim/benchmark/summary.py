@@ -104,8 +104,8 @@ def overrides_text(bench: AccuracyBenchmark) -> str:
 
 
 def recipe_text() -> Dict[str, str]:
-    """The shared training recipe and the methods' settings, in words, as
-    the configs set them: ``shared_recipe`` and ``methods``."""
+    """``shared_recipe`` and ``methods``: the configs' shared training
+    recipe and the methods' settings, in words."""
     cfg = Config.fromfile(config_path('baseline'))
     optimizer = dict(cfg.optim_wrapper.optimizer)
     kind = optimizer.pop('type')
@@ -114,9 +114,8 @@ def recipe_text() -> Dict[str, str]:
         if step['type'] != 'PackInputs')
     schedulers = cfg.param_scheduler
     schedulers = schedulers if isinstance(schedulers, list) else [schedulers]
-    stpp, st = (recipe(Config.fromfile(config_path(m)))
-                for m in ('stpp', 'st'))
-    droppath = recipe(Config.fromfile(config_path('droppath')))
+    stpp, st, droppath = (recipe(Config.fromfile(config_path(m)))
+                          for m in ('stpp', 'st', 'droppath'))
     return dict(
         shared_recipe='All methods train with one recipe, that of '
         f'{osp.basename(config_path("baseline"))}: {kind} '

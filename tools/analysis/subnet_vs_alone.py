@@ -6,27 +6,21 @@
         --alone-json ALONE_111.json [ALONE_221.json ...]
         [--out-json OUT.json] [--out-md OUT.md]
 
-``--subnets-json`` is the accuracy benchmark of the full ResNet-14 runs
-(``tools/benchmark/accuracy.py``): per method and seed, every subnet's
-top-1 with BN re-estimated on training images, which is what the network
-exported by ``export_subnet.py`` with the same ``--recalibration-images``
-and ``--seed`` computes. Each ``--alone-json`` is the same benchmark run
-with ``--stage-blocks`` (the subnet's architecture trained from scratch
-with the baseline recipe, the same epochs, images and seeds). The table
-gives mean ± std over the seeds common to all runs, and the training
-compute of each route in units of one plain ResNet-14 run (MACs per image
-of the trained networks; ST and ST++ by their expected cost ratio).
+Compares the subnets of the accuracy benchmark's ResNet-14 runs with the
+same benchmark run with ``--stage-blocks`` (each subnet's architecture
+trained alone), over the seeds common to all, and each route's compute.
 """
 import argparse
 import os.path as osp
 import sys
 from typing import List, Optional
 
-from mmengine.fileio import dump, load
+from mmengine.fileio import load
 
 import mmstim  # noqa: F401  (registers the components)
 from mmstim.benchmark.accuracy import REPO
 from mmstim.benchmark.subnet_vs_alone import compare, compute_units, markdown
+from mmstim.utils.report import dump_atomic
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -51,8 +45,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         alone = {}
         for path in args.alone_json:
             results = load(path)
-            blocks = results['runs']['baseline']
-            first = next(iter(blocks.values()))
+            first = next(iter(results['runs']['baseline'].values()))
             alone['-'.join(map(str, first['settings']['stage_blocks']))] = (
                 results)
         config = osp.join(REPO, subnets['methods']['baseline']['config'])
@@ -64,9 +57,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     text = markdown(result)
     print(text)
-    dump(result, args.out_json, indent=2)
-    with open(args.out_md, 'w') as f:
-        f.write(text)
+    dump_atomic(result, args.out_json)
+    dump_atomic(text, args.out_md)
     print(f'wrote {args.out_json} and {args.out_md}')
     return 0
 

@@ -1,26 +1,15 @@
 # Copyright (c) mmstim contributors. All rights reserved.
 """Accuracy of baseline, stochastic depth, ST and ST++ on Fashion-MNIST.
 
-Trains every (method, seed) from ``configs/fashion_mnist`` with the same
-overrides, then evaluates the full network and the subnets of the
-``default`` rule on the test images with :func:`evaluate_subnets`, without
-and with BN re-estimation. Finished runs are skipped; a run whose work dir
-holds ``training.json`` next to its last checkpoint is evaluated from it
-without training again; an interrupted training resumes from its last
-epoch's checkpoint when its settings are the same. Means ± std use the seeds
-finished for every method.
-``--merge`` adds runs made elsewhere; ``--quick`` is a smoke test.
-``--stage-blocks`` trains another depth of the same network from scratch
-(e.g. ``1 1 1`` for the architecture of the shallowest subnet), to compare
-with the subnets of the ResNet-14 runs.
-
-``--holdout N`` keeps the last N training images out of training and
-evaluates on them (test pipeline) instead of on the test images, so that
-choices can be made without the test set. ``--set`` overrides config values
-of every method (``KEY=VALUE``) or of one (``METHOD:KEY=VALUE``); runs with
-overrides train in their own folder under the method's work dir. A run's
-training is reused whatever split it is evaluated on, so the final test
-evaluation of a validation run's settings trains nothing.
+Trains every (method, seed) of ``configs/fashion_mnist`` with one budget and
+tests the full network and the ``default`` rule's subnets, without and with
+BN re-estimation; means ± std use the seeds finished for every method.
+Finished runs are skipped, a finished training (``training.json``) is
+evaluated without training again and an interrupted one resumes.
+``--holdout N`` evaluates on the last N training images, not trained on,
+instead of the test images; ``--set`` overrides config values (runs with
+overrides train in their own folder); ``--stage-blocks`` trains another
+depth; ``--merge`` adds runs made elsewhere; ``--quick`` is a smoke test.
 """
 import argparse
 import os.path as osp
@@ -108,7 +97,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
             setattr(args, key, value)
     if args.holdout:
         args.test_size = 0  # the whole held-out slice is evaluated
-    args.out_md = args.out_md or osp.splitext(args.out_json)[0] + '.md'
     return args
 
 
@@ -125,9 +113,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     bench = benchmark(args)
     if args.threads:
         torch.set_num_threads(args.threads)
-    images = [osp.join(args.data_root, f'{split}-images-idx3-ubyte')
-              for split in ('train', 't10k')]
-    for path in [] if args.merge else images:
+    for split in [] if args.merge else ('train', 't10k'):
+        path = osp.join(args.data_root, f'{split}-images-idx3-ubyte')
         if not osp.isfile(path):
             print(f'error: {path} does not exist; prepare the data with '
                   'python tools/dataset_converters/prepare_fashion_mnist.py '

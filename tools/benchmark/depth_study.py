@@ -3,31 +3,14 @@
 
     python tools/benchmark/depth_study.py --stage-blocks 5 5 5 --jobs 2
 
-Runs ``tools/benchmark/accuracy.py`` for one CIFAR-style ResNet (3 stages
-of n basic blocks) as ``docs/en/benchmarks.md`` ("Depth and schedule study")
-designs it:
-
-1. validation: the baseline, stochastic depth at every ``--drop-path-rates``
-   and ST++ at every ``--amplitudes``, for the ``--selection-seeds``,
-   trained on the first ``--train-size`` images and evaluated (full network
-   only) on the last ``--holdout`` training images;
-2. choice: per method, the value with the highest mean validation top-1
-   over the selection seeds; a tie goes to the config's value;
-3. test: every method at its chosen value for all ``--seeds`` (the
-   trainings of step 1 are reused, not repeated), and the baseline trained
-   for as many epochs as ST++ took in time (the equal-compute baseline),
-   evaluated once on the test images, with their subnets.
-
-Every run is one accuracy-benchmark process with its own results file and
-log under ``--work-dir``; ``--jobs`` of them run at once, validation runs
-first, and a method's test runs as soon as its own validation runs have
-finished. Finished runs are skipped and interrupted ones resume, so the
-same command continues a study.
-The report (JSON and markdown) holds the validation grid, the choices, and
-per method the test top-1 (mean ± std), its difference to the baseline and
-to the equal-compute baseline paired by seed, the mean subnet top-1 and the
-training time. ``--plan`` lists the runs whose settings are known, without
-starting them; ``--report`` writes the report of the finished runs only.
+Runs ``tools/benchmark/accuracy.py`` for one CIFAR-style ResNet as
+``docs/en/benchmarks.md`` ("Depth and schedule study") designs it: every
+grid value on the held-out training images, then every method at the value
+of highest mean validation top-1, and the equal-compute baseline, on the
+test images. ``--jobs`` runs go at once; finished runs are skipped and
+interrupted ones resume, so the same command continues a study. ``--plan``
+lists the runs whose settings are known; ``--report`` writes the report of
+the finished runs only.
 """
 import argparse
 import os
