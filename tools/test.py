@@ -29,13 +29,15 @@ def main(argv=None) -> int:
         if not osp.isfile(args.checkpoint):
             raise FileNotFoundError(
                 f'checkpoint {args.checkpoint} does not exist.')
-        cfg = load_config(args)
+        cfg = load_config(args.config, args.cfg_options, args.launcher,
+                          args.work_dir, args.local_rank)
         cfg.load_from, cfg.resume = args.checkpoint, False
         check_data_roots(cfg, loaders=('test_dataloader', ))
     except FileNotFoundError as error:
         print(f'error: {error}', file=sys.stderr)
         return 2
-    metrics = run_tool(cfg, args, lambda runner: runner.test())
+    metrics = run_tool(cfg, lambda runner: runner.test(), args.launcher,
+                       args.dist_backend, args.trust_checkpoint)
     if args.out and is_main_process():
         dump(dict(config=args.config, checkpoint=args.checkpoint,
                   metrics={k: float(v) for k, v in metrics.items()}),

@@ -17,13 +17,15 @@ def main(argv=None) -> int:
     add_common_args(parser, train=True)
     args = parser.parse_args(argv)
     try:
-        cfg = load_config(args)
-        apply_train_args(cfg, args)
+        cfg = load_config(args.config, args.cfg_options, args.launcher,
+                          args.work_dir, args.local_rank)
+        apply_train_args(cfg, args.amp, args.auto_scale_lr, args.resume)
         check_data_roots(cfg)
     except (FileNotFoundError, ValueError, RuntimeError) as error:
         print(f'error: {error}', file=sys.stderr)
         return 2
-    run_tool(cfg, args, lambda runner: runner.train())
+    run_tool(cfg, lambda runner: runner.train(), args.launcher,
+             args.dist_backend, args.trust_checkpoint)
     return 0
 
 

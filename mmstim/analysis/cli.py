@@ -3,7 +3,7 @@
 import argparse
 import os
 import os.path as osp
-from typing import List, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.config import Config, DictAction
@@ -37,41 +37,43 @@ def add_run_args(parser: argparse.ArgumentParser, name: str) -> None:
         '--out-png', default=f'work_dirs/analysis/{name}.png')
 
 
-def load_runs(args: argparse.Namespace) -> List[Tuple[RunSpec, Config]]:
-    """The runs of ``--runs`` with their configs, overrides applied; also
-    applies ``--threads``.
+def load_runs(runs: Sequence[str], cfg_options: Optional[dict] = None,
+              data_root: Optional[str] = None,
+              threads: Optional[int] = None) -> List[Tuple[RunSpec, Config]]:
+    """The runs (``CONFIG:CKPT[:LABEL]`` texts) with their configs,
+    ``cfg_options`` and ``data_root`` applied; also sets torch's threads.
 
     Raises:
         ValueError: A run is malformed.
         FileNotFoundError: A checkpoint does not exist.
     """
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    runs = []
-    for text in args.runs:
+    if threads:
+        torch.set_num_threads(threads)
+    loaded = []
+    for text in runs:
         spec = parse_run_spec(text)
         if not osp.isfile(spec.checkpoint):
             raise FileNotFoundError(
                 f'checkpoint {spec.checkpoint} does not exist.')
         cfg = Config.fromfile(spec.config)
-        cfg.merge_from_dict(args.cfg_options or {})
-        if args.data_root:
+        cfg.merge_from_dict(cfg_options or {})
+        if data_root:
             for key in ('train_dataloader', 'val_dataloader',
                         'test_dataloader'):
-                cfg[key].dataset.data_root = args.data_root
+                cfg[key].dataset.data_root = data_root
         cfg.work_dir = osp.join('work_dirs', 'analysis', spec.label)
-        runs.append((spec, cfg))
-    return runs
+        loaded.append((spec, cfg))
+    return loaded
 
 
-def write_outputs(args: argparse.Namespace, settings: dict, runs: list,
+def write_outputs(out_json: str, out_png: str, settings: dict, runs: list,
                   fig) -> None:
     """Write ``{"settings", "runs"}`` as JSON and the figure as PNG."""
     import matplotlib.pyplot as plt
-    for path in (args.out_json, args.out_png):
+    for path in (out_json, out_png):
         os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    dump(dict(settings=settings, runs=runs), args.out_json, indent=2)
+    dump(dict(settings=settings, runs=runs), out_json, indent=2)
     fig.tight_layout()
-    fig.savefig(args.out_png, dpi=120)
+    fig.savefig(out_png, dpi=120)
     plt.close(fig)
-    print(f'wrote {args.out_json} and {args.out_png}')
+    print(f'wrote {out_json} and {out_png}')

@@ -122,8 +122,10 @@ def add_common_args(parser: argparse.ArgumentParser,
         help='scale the lr linearly with the total batch size')
 
 
-def load_config(args: argparse.Namespace) -> Config:
-    """The config with ``--cfg-options``, launcher and work dir applied.
+def load_config(config: str, cfg_options: Optional[dict] = None,
+                launcher: str = 'none', work_dir: Optional[str] = None,
+                local_rank: int = 0) -> Config:
+    """The config file with overrides, launcher and work dir applied.
 
     For distributed runs without GPUs, MMEngine's DDP wrappers get
     ``device_ids=None`` (PyTorch refuses device ids for CPU modules).
@@ -132,28 +134,30 @@ def load_config(args: argparse.Namespace) -> Config:
         MissingMmcvOpsError: An MMDet config (``default_scope='mmdet'``)
             where mmcv's compiled ops do not load.
     """
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    cfg = Config.fromfile(args.config)
+    os.environ.setdefault('LOCAL_RANK', str(local_rank))
+    cfg = Config.fromfile(config)
     if cfg.get('default_scope') == 'mmdet':
-        require_mmcv_ops(f'The MMDet config {args.config}')
-    cfg.merge_from_dict(args.cfg_options or {})
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
+        require_mmcv_ops(f'The MMDet config {config}')
+    cfg.merge_from_dict(cfg_options or {})
+    cfg.launcher = launcher
+    if work_dir is not None:
+        cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
-        name = osp.splitext(osp.basename(args.config))[0]
+        name = osp.splitext(osp.basename(config))[0]
         cfg.work_dir = osp.join('./work_dirs', name)
-    if args.launcher != 'none' and not torch.cuda.is_available():
+    if launcher != 'none' and not torch.cuda.is_available():
         cfg.model_wrapper_cfg = dict(
             cfg.get('model_wrapper_cfg') or
             dict(type='MMDistributedDataParallel'), device_ids=None)
     return cfg
 
 
-def apply_train_args(cfg: Config,
-                     args: argparse.Namespace,
+def apply_train_args(cfg: Config, amp: bool = False,
+                     auto_scale_lr: bool = False,
+                     resume: Optional[str] = None,
                      safe_hook_type: str = 'SafeCheckpointHook') -> None:
-    """Apply ``--amp``, ``--auto-scale-lr`` and ``--resume`` to a config.
+    """Apply the options ``--amp``, ``--auto-scale-lr`` and ``--resume``
+    (a path, or ``'auto'`` for the work dir's latest) to a config.
 
     Also adds the safe checkpoint hook (``safe_hook_type``: its registry
     name in the config's scope) unless the config has it, so every
@@ -164,7 +168,7 @@ def apply_train_args(cfg: Config,
         ValueError: ``--auto-scale-lr`` on a config without a base batch.
         FileNotFoundError: ``--resume PATH`` names no file.
     """
-    if args.amp:
+    if amp:
         if not torch.cuda.is_available():
             raise RuntimeError(
                 '--amp needs a CUDA GPU (automatic mixed precision with loss '
@@ -172,17 +176,17 @@ def apply_train_args(cfg: Config,
                 '--amp.')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    if args.auto_scale_lr:
+    if auto_scale_lr:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
-            raise ValueError(f'--auto-scale-lr: {args.config} sets no '
+            raise ValueError(f'--auto-scale-lr: {cfg.filename} sets no '
                              f'auto_scale_lr.base_batch_size.')
         cfg.auto_scale_lr.enable = True
-    if args.resume is not None:
-        if args.resume != 'auto' and not osp.isfile(args.resume):
+    if resume is not None:
+        if resume != 'auto' and not osp.isfile(resume):
             raise FileNotFoundError(
-                f'--resume {args.resume}: no such checkpoint file.')
+                f'--resume {resume}: no such checkpoint file.')
         cfg.resume = True
-        cfg.load_from = None if args.resume == 'auto' else args.resume
+        cfg.load_from = None if resume == 'auto' else resume
     hooks = list(cfg.get('custom_hooks', []))
     if not any(str(hook.get('type')).endswith('SafeCheckpointHook')
                for hook in hooks):
@@ -204,21 +208,23 @@ def build_det_runner(cfg: Config) -> Runner:
 
 
 def run_tool(cfg: Config,
-             args: argparse.Namespace,
              action: Callable[[Runner], object],
+             launcher: str = 'none',
+             dist_backend: Optional[str] = None,
+             trust_checkpoint: bool = False,
              build_runner: Callable[[Config], Runner] = Runner.from_cfg):
     """Start the processes, build the Runner; return ``action(runner)``.
 
     Local checkpoints (``load_from``, resume) load through the safe loader
-    (``weights_only=True``; ``--trust-checkpoint`` trusts ``load_from``).
+    (``weights_only=True``; ``trust_checkpoint`` trusts ``load_from``).
     The process group is closed afterwards, also after an error, once all
     ranks met at a barrier (otherwise gloo can abort a rank whose peer
     already tore its connections down).
     """
-    init_distributed(args.launcher, args.dist_backend)
+    init_distributed(launcher, dist_backend)
     load_from = cfg.get('load_from')
     register_safe_checkpoint_loader(
-        [load_from] if args.trust_checkpoint and load_from else [])
+        [load_from] if trust_checkpoint and load_from else [])
     try:
         return action(build_runner(cfg))
     finally:

@@ -79,7 +79,8 @@ def print_table(runs: list) -> None:
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        runs = load_runs(args)
+        runs = load_runs(args.runs, args.cfg_options, args.data_root,
+                         args.threads)
     except (ValueError, FileNotFoundError) as error:
         print(f'error: {error}', file=sys.stderr)
         return 2
@@ -104,7 +105,8 @@ def main(argv=None) -> int:
             timing="median of time.perf_counter around model(inputs, "
             "mode='tensor'), eval mode, torch.no_grad(), seeded random "
             'inputs of the test data shape')
-    write_outputs(args, settings, results, plot_subnets(results, args.x))
+    write_outputs(args.out_json, args.out_png, settings, results,
+                  plot_subnets(results, args.x))
     return 0
 
 

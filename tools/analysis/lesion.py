@@ -75,7 +75,8 @@ def print_table(runs: List[dict]) -> None:
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        runs = load_runs(args)
+        runs = load_runs(args.runs, args.cfg_options, args.data_root,
+                         args.threads)
     except (ValueError, FileNotFoundError) as error:
         print(f'error: {error}', file=sys.stderr)
         return 2
@@ -84,7 +85,8 @@ def main(argv=None) -> int:
     settings = dict(max_k=args.max_k, draws=args.draws, seed=args.seed,
                     recalibration_images=args.recalibration_images,
                     split=args.split, data_root=args.data_root)
-    write_outputs(args, settings, results, plot_lesions(results))
+    write_outputs(args.out_json, args.out_png, settings, results,
+                  plot_lesions(results))
     return 0
 
 

@@ -27,7 +27,8 @@ def main(argv=None) -> Dict[str, float]:
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         parser.error(f'--out must name a .pkl file, got {args.out!r}')
     setup_cache_size_limit_of_dynamo()
-    cfg = load_config(args)
+    cfg = load_config(args.config, args.cfg_options, args.launcher,
+                      args.work_dir, args.local_rank)
     cfg.load_from = args.checkpoint
 
     def test(runner: Runner) -> Dict[str, float]:
@@ -38,7 +39,8 @@ def main(argv=None) -> Dict[str, float]:
                 DumpDetResults(out_file_path=args.out))
         return runner.test()
 
-    return run_tool(cfg, args, test, build_det_runner)
+    return run_tool(cfg, test, args.launcher, args.dist_backend,
+                    args.trust_checkpoint, build_det_runner)
 
 
 if __name__ == '__main__':

@@ -24,8 +24,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def build_config(args: argparse.Namespace) -> Config:
     """The config with the command line applied."""
-    cfg = load_config(args)  # SafeCheckpointHook is in MMPretrain's scope
-    apply_train_args(cfg, args, 'mmpretrain.SafeCheckpointHook')
+    cfg = load_config(args.config, args.cfg_options, args.launcher,
+                      args.work_dir, args.local_rank)
+    # SafeCheckpointHook is in MMPretrain's scope
+    apply_train_args(cfg, args.amp, args.auto_scale_lr, args.resume,
+                     'mmpretrain.SafeCheckpointHook')
     return cfg
 
 
@@ -33,7 +36,8 @@ def main(argv=None) -> None:
     """Train as the command line says."""
     args = parse_args(argv)
     setup_cache_size_limit_of_dynamo()
-    run_tool(build_config(args), args, lambda runner: runner.train(),
+    run_tool(build_config(args), lambda runner: runner.train(),
+             args.launcher, args.dist_backend, args.trust_checkpoint,
              build_det_runner)
 
 
