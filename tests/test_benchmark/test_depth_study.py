@@ -12,6 +12,7 @@ from mmstim.analysis import plot_gains
 from mmstim.benchmark import accuracy
 from mmstim.benchmark import depth_study as study_lib
 from mmstim.benchmark import scheduler
+from mmstim.utils.report import dump_atomic
 
 CLI = load_tool('tools/benchmark/depth_study.py')
 
@@ -122,8 +123,8 @@ def fake_result(args, run, top1, seconds, subnet_top1=80.0):
         test_images=10000)
     path = study_lib.results_path(args, run)
     os.makedirs(osp.dirname(path), exist_ok=True)
-    with open(path, 'w') as f:
-        json.dump(dict(runs={run.method: {str(run.seed): result}}), f)
+    # atomically, as the benchmark does: the study reads it from another thread
+    dump_atomic(dict(runs={run.method: {str(run.seed): result}}), path)
 
 
 def test_report_from_finished_runs(study, tmp_path):
