@@ -11,13 +11,27 @@ from mmstim.analysis.cost import (block_macs, input_shape, subnet_macs,
 from mmstim.analysis.stats import format_mean_std, mean_std
 from mmstim.models.subnets import find_residual_stages, to_mask
 from mmstim.utils.report import markdown_table
+from .accuracy import REPO
 
 
-def compute_units(config: str, depths: Sequence[Sequence[int]]) -> dict:
-    """Training compute per run, in plain runs of ``config``'s (baseline)
-    network: the MAC ratio of each architecture (kept blocks per stage)
-    trained alone, and the expected ST cost ratio of each method."""
-    cfg = Config.fromfile(config)
+def compute_units(subnets: dict, depths: Sequence[Sequence[int]]) -> dict:
+    """Training compute per run, in plain runs of the benchmark's network:
+    the MAC ratio of each architecture (kept blocks per stage) trained
+    alone, and each method's expected cost ratio, from the config and the
+    ``--set`` overrides its runs recorded.
+
+    Args:
+        subnets (dict): The accuracy benchmark's results.
+        depths (list[list[int]]): The architectures trained alone.
+    """
+    configs = {}
+    for method, runs in subnets['runs'].items():
+        run = next(iter(runs.values()))
+        cfg = Config.fromfile(osp.join(REPO, run['config']))
+        cfg.merge_from_dict(run['settings'].get('overrides') or {},
+                            allow_list_keys=True)
+        configs[method] = cfg
+    cfg = next(iter(configs.values()))
     model = MODELS.build(cfg.model)
     channels, side = input_shape(cfg)
     parts = block_macs(model, side, channels)
@@ -25,9 +39,8 @@ def compute_units(config: str, depths: Sequence[Sequence[int]]) -> dict:
     full = subnet_macs(parts, to_mask(stages, [len(s) for s in stages]))
     units = {'-'.join(map(str, d)): subnet_macs(parts, to_mask(stages, d)) /
              full for d in depths}
-    for method in ('st', 'stpp'):
-        units[method] = training_cost_ratio(Config.fromfile(osp.join(
-            osp.dirname(config), f'resnet14_{method}_fashion-mnist.py')))
+    units.update({method: training_cost_ratio(cfg)
+                  for method, cfg in configs.items()})
     return units
 
 
@@ -69,7 +82,7 @@ def compare(subnets: dict, alone: Dict[str, dict],
               for run in subnets['runs'][m].values()} - {None}
     return dict(seeds=[int(s) for s in seeds], architectures=table,
                 full_runs=dict(train_minutes=train, compute={
-                    m: units.get(m, 1.0) for m in methods}),
+                    m: units[m] for m in methods}),
                 **({'test_images': images.pop()} if len(images) == 1
                    else {}))
 

@@ -9,8 +9,6 @@ from helpers import REPO, load_tool
 from mmstim.benchmark.subnet_vs_alone import compute_units, markdown
 
 tool = load_tool('tools/analysis/subnet_vs_alone.py')
-BASELINE = osp.join(REPO, 'configs', 'fashion_mnist',
-                    'resnet14_baseline_fashion-mnist.py')
 
 # MACs of the Fashion-MNIST ResNet-14 on one 1x28x28 image, by hand: a
 # convolution costs H_out * W_out * C_out * C_in * k * k.
@@ -24,13 +22,34 @@ FC = 64 * 10
 FULL = STEM + 2 * BLOCK_16 + DOWN_32 + BLOCK_32 + DOWN_64 + BLOCK_64 + FC
 
 
+def recorded(method, overrides=None):
+    """The parts of a run record that name its config and overrides."""
+    return dict(config=f'configs/fashion_mnist/resnet14_{method}_'
+                'fashion-mnist.py', settings=dict(overrides=overrides))
+
+
 def test_compute_units_are_mac_ratios_by_hand():
-    units = compute_units(BASELINE, [[1, 1, 1], [2, 2, 1]])
+    results = dict(runs={m: {'0': recorded(m)} for m in ('baseline', 'stpp')})
+    units = compute_units(results, [[1, 1, 1], [2, 2, 1]])
     assert units['1-1-1'] == pytest.approx(
         (STEM + BLOCK_16 + DOWN_32 + DOWN_64 + FC) / FULL, rel=1e-9)
     assert units['2-2-1'] == pytest.approx(
         (FULL - BLOCK_64) / FULL, rel=1e-9)
+    assert units['baseline'] == 1.0
     assert units['stpp'] > units['1-1-1'] + 1  # the full network and more
+
+
+def test_compute_units_follow_the_recorded_overrides():
+    """ST draws one subnet; with the sandwich rule and 2 subnets, the second
+    is the 1-1-1 one, so the run costs exactly one 1-1-1 subnet more."""
+    plain = compute_units(dict(runs=dict(st={'0': recorded('st')})),
+                          [[1, 1, 1]])
+    sandwich = compute_units(
+        dict(runs=dict(st={'0': recorded('st', {
+            'custom_hooks.0.rule': 'sandwich',
+            'custom_hooks.0.num_subnets': 2})})), [[1, 1, 1]])
+    assert sandwich['st'] == pytest.approx(
+        plain['st'] + plain['1-1-1'], rel=1e-9)
 
 
 def subnet_entry(depths, top1, recal):
@@ -43,14 +62,14 @@ def benchmark_results(tmp_path):
     runs = {
         method: {
             str(seed): dict(train_time_s=600.0 * (seed + 1) * (
-                2 if method == 'stpp' else 1), test_images=123, subnets=[
+                2 if method == 'stpp' else 1), test_images=123, **recorded(
+                    method), subnets=[
                     subnet_entry([2, 2, 2], 93.0, 93.1),
                     subnet_entry([1, 1, 1], 50.0 + seed, offset + seed)])
             for seed in (0, 1)
         } for method, offset in (('baseline', 60.0), ('stpp', 90.0))
     }
-    subnets = dict(runs=runs, methods=dict(baseline=dict(
-        config='configs/fashion_mnist/resnet14_baseline_fashion-mnist.py')))
+    subnets = dict(runs=runs)
     alone = dict(runs=dict(baseline={
         str(seed): dict(
             top1=88.0 + 2 * seed, train_time_s=300.0,

@@ -48,9 +48,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             first = next(iter(results['runs']['baseline'].values()))
             alone['-'.join(map(str, first['settings']['stage_blocks']))] = (
                 results)
-        config = osp.join(REPO, subnets['methods']['baseline']['config'])
         units = compute_units(
-            config, [[int(n) for n in name.split('-')] for name in alone])
+            subnets, [[int(n) for n in name.split('-')] for name in alone])
         result = compare(subnets, alone, units)
     except (OSError, KeyError, ValueError) as error:
         print(f'error: {error}', file=sys.stderr)
