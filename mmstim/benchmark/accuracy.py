@@ -391,6 +391,20 @@ def merge_runs(data: dict, paths: List[str],
                 else:
                     data['runs'].setdefault(method, {})[seed] = run
                     print(f'merged {method} seed {seed} from {path}')
+                    warn_if_other_settings(run, run_settings(bench, method))
+
+
+def warn_if_other_settings(run: dict, settings: dict) -> None:
+    """Say which settings of a merged run differ from the benchmark's,
+    since the summary leaves such a run out."""
+    recorded = run.get('settings', {})
+    differ = sorted(key for key in {**recorded, **settings}
+                    if recorded.get(key) != settings.get(key))
+    if differ:
+        print(f'  warning: it was run with other {", ".join(differ)} '
+              f'({ {k: recorded.get(k) for k in differ} }) than these '
+              f'({ {k: settings.get(k) for k in differ} }), so the summary '
+              'leaves it out; merge with the options it was run with')
 
 
 def command_line(bench: AccuracyBenchmark, threads: Optional[int] = None,

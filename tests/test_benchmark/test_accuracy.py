@@ -318,6 +318,21 @@ def test_merge_adds_runs_made_elsewhere_without_training(
     assert tool.main(args + ['--merge', str(third), '--force']) == 0
     assert json.loads(out.read_text())['runs']['stpp']['0']['top1'] == 50.0
 
+    # a run made with other options is merged, and the user is told why the
+    # summary leaves it out
+    other = tmp_path / 'd.json'
+    write_runs(tool, other, {'stpp': {'2': fake_run(
+        tool, parse(args + ['--set', 'custom_hooks.0.rule=sandwich']),
+        'stpp', 2, 60.0)}})
+    assert tool.main(args + ['--merge', str(other)]) == 0
+    output = capsys.readouterr().out
+    assert "merged stpp seed 2" in output
+    assert "warning: it was run with other overrides " \
+        "({'overrides': {'custom_hooks.0.rule': 'sandwich'}}) than these " \
+        "({'overrides': None})" in output
+    assert json.loads(out.read_text())['seeds_common_to_all_methods'] == [
+        0, 1]
+
 
 def test_merge_refuses_unknown_methods_and_missing_files(
         tool, tmp_path, capsys):
