@@ -14,6 +14,29 @@ from mmstim.utils.report import markdown_table
 from .accuracy import REPO
 
 
+def combine(results: Sequence[dict]) -> dict:
+    """The runs of several accuracy-benchmark results, per method; a method
+    run with ``--set`` overrides is named with them, e.g.
+    ``'st (num_subnets=2, rule=sandwich)'``.
+
+    Raises:
+        ValueError: When two files hold the same method with the same
+            overrides.
+    """
+    runs = {}
+    for result in results:
+        for method, method_runs in result['runs'].items():
+            overrides = next(iter(method_runs.values()))['settings'].get(
+                'overrides') or {}
+            label = method if not overrides else method + ' (' + ', '.join(
+                f'{key.split(".")[-1]}={value}'
+                for key, value in sorted(overrides.items())) + ')'
+            if label in runs:
+                raise ValueError(f'{label} is in two --subnets-json files')
+            runs[label] = method_runs
+    return dict(runs=runs)
+
+
 def compute_units(subnets: dict, depths: Sequence[Sequence[int]]) -> dict:
     """Training compute per run, in plain runs of the benchmark's network:
     the MAC ratio of each architecture (kept blocks per stage) trained

@@ -128,3 +128,37 @@ def test_no_common_seed_is_an_error(tmp_path, capsys):
                       '--out-json', str(tmp_path / 'o.json')]) == 2
     assert 'no seed is finished in every results file' in \
         capsys.readouterr().err
+
+
+def test_several_results_files_name_methods_by_their_overrides(
+        tmp_path, capsys):
+    full, alone = benchmark_results(tmp_path)
+    with open(full) as f:
+        data = json.load(f)
+    sandwich = {'custom_hooks.0.rule': 'sandwich'}
+    for run in data['runs']['stpp'].values():
+        run.update(recorded('stpp', sandwich), top1=0.0)
+        run['subnets'][1]['top1_recalibrated'] += 1.0
+    other = str(tmp_path / 'sandwich.json')
+    with open(other, 'w') as f:
+        json.dump(dict(runs=dict(stpp=data['runs']['stpp'])), f)
+    out_json = str(tmp_path / 'out.json')
+    assert tool.main(['--subnets-json', full, other, '--alone-json', alone,
+                      '--out-json', out_json]) == 0
+    with open(out_json) as f:
+        result = json.load(f)
+    row = result['architectures']['1-1-1']
+    assert row['stpp']['top1_recalibrated']['mean'] == 90.5
+    assert row['stpp (rule=sandwich)']['top1_recalibrated']['mean'] == 91.5
+    compute = result['full_runs']['compute']
+    assert compute['stpp (rule=sandwich)'] == pytest.approx(compute_units(
+        dict(runs=dict(stpp={'0': recorded('stpp', sandwich)})),
+        [])['stpp'])
+    assert compute['stpp (rule=sandwich)'] != compute['stpp']
+    assert '| subnet of stpp (rule=sandwich), exported (BN re-est.) |' in \
+        capsys.readouterr().out
+    # the same method with the same overrides in two files is an error
+    assert tool.main(['--subnets-json', other, other, '--alone-json', alone,
+                      '--out-json', out_json]) == 2
+    assert 'stpp (rule=sandwich) is in two --subnets-json files' in \
+        capsys.readouterr().err

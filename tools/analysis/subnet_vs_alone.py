@@ -2,7 +2,7 @@
 """Is a subnet as good as the same architecture trained on its own?
 
     python tools/analysis/subnet_vs_alone.py
-        --subnets-json benchmarks/results/fashion_mnist.json
+        [--subnets-json RESULTS.json [RESULTS.json ...]]
         --alone-json ALONE_111.json [ALONE_221.json ...]
         [--out-json OUT.json] [--out-md OUT.md]
 
@@ -19,15 +19,18 @@ from mmengine.fileio import load
 
 import mmstim  # noqa: F401  (registers the components)
 from mmstim.benchmark.accuracy import REPO
-from mmstim.benchmark.subnet_vs_alone import compare, compute_units, markdown
+from mmstim.benchmark.subnet_vs_alone import (combine, compare, compute_units,
+                                              markdown)
 from mmstim.utils.report import dump_atomic
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        '--subnets-json',
-        default=osp.join(REPO, 'benchmarks', 'results', 'fashion_mnist.json'))
+        '--subnets-json', nargs='+', default=[
+            osp.join(REPO, 'benchmarks', 'results', 'fashion_mnist.json')],
+        help='accuracy-benchmark results; a method run with --set overrides '
+        'is named with them')
     parser.add_argument('--alone-json', nargs='+', required=True)
     parser.add_argument(
         '--out-json', default=osp.join(REPO, 'benchmarks', 'results',
@@ -41,7 +44,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     try:
-        subnets = load(args.subnets_json)
+        subnets = combine([load(path) for path in args.subnets_json])
         alone = {}
         for path in args.alone_json:
             results = load(path)
