@@ -110,9 +110,9 @@ def test_comparison_table_from_results(tmp_path, capsys):
     assert 'Top-1 (%) on the 123 Fashion-MNIST test images' in table
 
 
-def test_committed_report_is_its_markdown():
-    path = osp.join(REPO, 'benchmarks', 'results',
-                    'subnet_vs_alone_fashion_mnist')
+@pytest.mark.parametrize('name', ['fashion_mnist', 'sandwich'])
+def test_committed_report_is_its_markdown(name):
+    path = osp.join(REPO, 'benchmarks', 'results', f'subnet_vs_alone_{name}')
     with open(path + '.json') as f, open(path + '.md') as g:
         assert markdown(json.load(f)) == g.read()
 
