@@ -54,9 +54,9 @@ def compute_units(subnets: dict, depths: Sequence[Sequence[int]]) -> dict:
         cfg.merge_from_dict(run['settings'].get('overrides') or {},
                             allow_list_keys=True)
         configs[method] = cfg
-    cfg = next(iter(configs.values()))
-    model = MODELS.build(cfg.model)
-    channels, side = input_shape(cfg)
+    network = next(iter(configs.values()))  # every method's is the same
+    model = MODELS.build(network.model)
+    channels, side = input_shape(network)
     parts = block_macs(model, side, channels)
     stages = find_residual_stages(model.backbone)
     full = subnet_macs(parts, to_mask(stages, [len(s) for s in stages]))
